@@ -1,0 +1,36 @@
+"""Stability of rate networks (thesis, seed 003, §1.2.1.2 and §2.3).
+
+* spectral abscissa ``alpha(W) = max{Re lambda : lambda eigenvalue of W}`` (eq. 1.11);
+* critical gain: with a gain function of slope g at 0 (linear or the tanh of eq. 2.2), x = 0 is
+  locally asymptotically stable iff ``g alpha(W) < 1``, i.e. ``g < 1 / alpha(W)`` (eq. 2.3, proved in
+  the thesis' Appendix 2.B). For ``alpha(W) <= 0`` every positive gain is stable (returned as inf).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodyn._validate import square_matrix
+from neurodyn.network import Network
+
+__all__ = ["critical_gain", "spectral_abscissa", "eigenvalues"]
+
+
+def _matrix(W) -> np.ndarray:
+    return square_matrix("W", W.W if isinstance(W, Network) else W)
+
+
+def eigenvalues(W) -> np.ndarray:
+    """Eigenvalues of ``W`` (a matrix or a `Network`)."""
+    return np.linalg.eigvals(_matrix(W))
+
+
+def spectral_abscissa(W) -> float:
+    """``alpha(W) = max Re lambda(W)`` (thesis eq. 1.11)."""
+    return float(np.max(eigenvalues(W).real))
+
+
+def critical_gain(W) -> float:
+    """``g_c = 1 / alpha(W)`` (thesis eq. 2.3); ``inf`` when ``alpha(W) <= 0``."""
+    a = spectral_abscissa(W)
+    return float(np.inf) if a <= 0 else 1.0 / a

@@ -1,0 +1,8 @@
+"""Layer 2 (run): gain functions, batched simulation and exact linear solutions."""
+
+from neurodyn.dynamics.gain import GainFunction, Linear, PositiveTanh, Tanh, positive_rate_input
+from neurodyn.dynamics.linear import linear_dynamics_matrix, linear_solution
+from neurodyn.dynamics.simulate import piecewise_constant_input, simulate, time_grid
+
+__all__ = ["GainFunction", "Linear", "PositiveTanh", "Tanh", "linear_dynamics_matrix",
+           "linear_solution", "piecewise_constant_input", "positive_rate_input", "simulate", "time_grid"]
