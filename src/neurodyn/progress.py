@@ -6,6 +6,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 T = TypeVar("T")
@@ -41,7 +42,7 @@ def progress(iterable: Iterable[T], total: int | None = None, description: str =
         total = len(iterable)  # type: ignore[arg-type]
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, transient=True) as bar:
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(description, total=total)
         for item in iterable:
             yield item

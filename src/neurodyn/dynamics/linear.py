@@ -54,12 +54,25 @@ def linear_solution(network: Network, x0, t_eval, *, gains=None, h=None, method:
         b = hv / tau
     if method == "expm":
         out = np.empty(x0.shape[:-1] + (t.size, n))
+        steps = np.diff(t)
+        uniform = t.size > 2 and np.allclose(steps, steps[0], rtol=1e-12, atol=0.0)
+        if uniform:
+            # exp(A t_k) = exp(A t_0) exp(A dt)^k: one propagator, then exact stepping
+            E_step = sla.expm(A * steps[0])
         for k, tk in enumerate(t):
-            E = sla.expm(A * tk)
-            xt = x0 @ E.T
-            if b is not None:
-                xt = xt + np.linalg.solve(A, (E - np.eye(n)) @ b)
+            if uniform and k > 0:
+                xt = xprev @ E_step.T
+                if b is not None:
+                    xt = xt + bstep
+            else:
+                E = sla.expm(A * tk)
+                xt = x0 @ E.T
+                if b is not None:
+                    xt = xt + np.linalg.solve(A, (E - np.eye(n)) @ b)
+                if uniform and b is not None:
+                    bstep = np.linalg.solve(A, (E_step - np.eye(n)) @ b)
             out[..., k, :] = xt
+            xprev = xt
         return out
     if method == "eig":
         lam, V = np.linalg.eig(A)

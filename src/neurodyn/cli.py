@@ -1,0 +1,186 @@
+"""The ``neurodyn`` command (layer 6).
+
+    neurodyn list                      experiments with one-line descriptions
+    neurodyn config EXP                default config with the meaning of each key
+    neurodyn run EXP [--config FILE.toml|.json] [--set key=value ...] [--out DIR] [--quick] [--seed N]
+    neurodyn demo [--out DIR] [--quick]
+    neurodyn report DIR... [--out FILE]
+
+Errors in arguments, configs or input files print one line naming the argument, the value and what
+was expected, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from neurodyn.progress import set_quiet
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="neurodyn: models of neural population dynamics.")
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    _err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        _fail(f"--config={str(path)!r}: expected an existing .toml or .json file")
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text())
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        _fail(f"--config={str(path)!r}: expected valid TOML/JSON ({exc})")
+    return {}
+
+
+def _default_out(name: str) -> Path:
+    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _run(name: str, config: Optional[Path], sets: list[str], out: Optional[Path], quick: bool,
+         seed: Optional[int], quiet: bool, force: bool) -> None:
+    from neurodyn.experiments.base import ConfigError, _merge, parse_overrides, run_experiment
+
+    set_quiet(quiet)
+    try:
+        given = _read_config_file(config) if config else {}
+        given = _merge(given, parse_overrides(sets))
+        out = out or _default_out(name)
+        metrics = run_experiment(name, out, config=given, quick=quick, seed=seed, force=force)
+    except (ConfigError, FileExistsError, FileNotFoundError, ValueError, TypeError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    table = Table(title=f"{name}: metrics", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+    _out.print(table)
+    _out.print(f"run folder: {out}  (open {out / 'report.html'})")
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List the experiments."""
+    from neurodyn.experiments.base import list_experiments
+
+    table = Table(show_header=True)
+    table.add_column("experiment")
+    table.add_column("what it does")
+    for spec in list_experiments():
+        table.add_row(spec.name, spec.summary)
+    _out.print(table)
+
+
+@app.command("config")
+def config_cmd(name: str = typer.Argument(..., help="experiment name")) -> None:
+    """Print an experiment's default config with the meaning of each key (TOML)."""
+    from neurodyn.experiments.base import ConfigError, describe_config, get_experiment
+
+    try:
+        spec = get_experiment(name)
+    except ConfigError as exc:
+        _fail(str(exc))
+    print(f"# {spec.name}: {spec.summary}")
+    if spec.quick:
+        print(f"# --quick sets: {json.dumps(spec.quick)}")
+    for key, default, desc in describe_config(spec):
+        if desc:
+            print(f"# {desc}")
+        print(f"{key} = {json.dumps(default)}")
+
+
+@app.command("run")
+def run_cmd(
+    name: str = typer.Argument(..., help="experiment name (see `neurodyn list`)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML or JSON config file"),
+    sets: list[str] = typer.Option([], "--set", help="override a config key: key=value (repeatable)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/NAME-TIMESTAMP)"),
+    quick: bool = typer.Option(False, "--quick", help="small scale (seconds to minutes)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing run folder"),
+) -> None:
+    """Run an experiment and write its run folder (config, metrics, arrays, figures, report)."""
+    _run(name, config, sets, out, quick, seed, quiet, force)
+
+
+@app.command("fit")
+def fit_cmd(
+    model: str = typer.Argument(..., help="model to fit: the experiment MODEL-fit (e.g. lds, ei-subspace, rrr)"),
+    data: Path = typer.Option(..., "--data", help="data file (.npz in the documented layout, .mat or .nwb)"),
+    sets: list[str] = typer.Option([], "--set", help="override a config key: key=value (repeatable)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML or JSON config file"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run folder"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    quick: bool = typer.Option(False, "--quick"),
+    quiet: bool = typer.Option(False, "--quiet"),
+    force: bool = typer.Option(False, "--force"),
+) -> None:
+    """Fit a model to your recordings: runs experiment MODEL-fit with data=FILE."""
+    from neurodyn.experiments.base import ConfigError, get_experiment
+
+    name = f"{model}-fit"
+    try:
+        get_experiment(name)
+    except ConfigError:
+        from neurodyn.experiments.base import list_experiments
+
+        fits = sorted(s.name[:-4] for s in list_experiments() if s.name.endswith("-fit"))
+        _fail(f"model={model!r}: expected one of {', '.join(fits) or '(none yet)'}")
+    if not data.is_file():
+        _fail(f"--data={str(data)!r}: expected an existing file")
+    _run(name, config, [*sets, f"data={json.dumps(str(data))}"], out, quick, seed, quiet, force)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/demo-TIMESTAMP)"),
+    quick: bool = typer.Option(False, "--quick", help="small scale"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet"),
+    force: bool = typer.Option(False, "--force"),
+) -> None:
+    """The main job: the flagship demonstration with its report."""
+    _run("demo", None, [], out, quick, seed, quiet, force)
+
+
+@app.command("report")
+def report_cmd(
+    run_dirs: list[Path] = typer.Argument(..., help="run folders to compare"),
+    out: Path = typer.Option(Path("comparison.html"), "--out", help="HTML file to write"),
+) -> None:
+    """Compare run folders side by side in one HTML page."""
+    from neurodyn.report.html import compare_runs
+
+    try:
+        path = compare_runs(run_dirs, out)
+    except ValueError as exc:
+        _fail(str(exc))
+    _out.print(f"wrote {path}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        _err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,262 @@
+"""Named, config-driven experiments and the run folder each one writes (DESIGN.md, layer 5).
+
+An experiment is a function ``fn(config, run) -> dict`` registered with `experiment`, together with a
+pydantic config class (unknown keys, wrong types and out-of-range values are rejected with the key
+path) and a ``quick`` dict of overrides for the small test scale. `run_experiment` resolves the
+config, times the main computation (compilation included: ``seconds`` in metrics.json) and writes::
+
+    OUT/config.json    resolved config (as given plus defaults), experiment name, quick flag
+    OUT/metrics.json   flat JSON object of named numbers/booleans (lists of numbers allowed), with `seconds`
+    OUT/arrays.npz     arrays the experiment stored
+    OUT/*.png          figures
+    OUT/report.html    self-contained report (figures embedded)
+
+Every file is written atomically. An existing run folder is never overwritten without ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from neurodyn._io import atomic_write_bytes, atomic_write_json, save_npz_atomic
+from neurodyn.progress import progress as _progress
+
+T = TypeVar("T")
+
+__all__ = ["ConfigError", "ExperimentConfig", "Run", "describe_config", "experiment", "get_experiment",
+           "list_experiments", "resolve_config", "run_experiment"]
+
+
+class ConfigError(ValueError):
+    """A config key, type or value that an experiment does not accept (one-line message)."""
+
+
+class ExperimentConfig(BaseModel):
+    """Base config: every experiment has a ``seed``; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    seed: int = Field(0, ge=0, description="random seed (same seed, same result on the same backend)")
+
+
+@dataclass
+class ExperimentSpec:
+    name: str
+    fn: Callable[[Any, "Run"], dict]
+    config_cls: type[ExperimentConfig]
+    summary: str
+    quick: dict[str, Any]
+
+
+_REGISTRY: dict[str, ExperimentSpec] = {}
+
+
+def experiment(name: str, config: type[ExperimentConfig], summary: str, quick: dict[str, Any] | None = None):
+    """Register ``fn(config, run) -> metrics`` as experiment ``name``."""
+
+    def deco(fn):
+        _REGISTRY[name] = ExperimentSpec(name, fn, config, summary, dict(quick or {}))
+        return fn
+
+    return deco
+
+
+def _load_all() -> None:
+    import neurodyn.experiments  # noqa: F401  (imports every experiment module)
+
+
+def list_experiments() -> list[ExperimentSpec]:
+    _load_all()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get_experiment(name: str) -> ExperimentSpec:
+    _load_all()
+    if name not in _REGISTRY:
+        raise ConfigError(f"experiment={name!r}: expected one of {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "config"
+        value = e.get("input")
+        vtxt = repr(value)
+        if len(vtxt) > 60:
+            vtxt = vtxt[:57] + "..."
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{loc}={vtxt}: {msg}")
+    return "; ".join(parts)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["a=1", "b.c=x"]`` -> nested dict; values parsed as JSON when possible."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"--set {item!r}: expected a non-empty key")
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = _parse_value(value)
+    return out
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def resolve_config(spec: ExperimentSpec, given: dict[str, Any] | None = None, quick: bool = False,
+                   seed: int | None = None) -> ExperimentConfig:
+    """Defaults, then ``quick`` overrides, then ``given`` (file and --set), then ``seed``."""
+    data: dict[str, Any] = {}
+    if quick:
+        data = _merge(data, spec.quick)
+    data = _merge(data, given or {})
+    if seed is not None:
+        data["seed"] = seed
+    try:
+        return spec.config_cls(**data)
+    except ValidationError as err:
+        raise ConfigError(f"{spec.name} config: {_format_validation_error(err)}") from None
+
+
+def describe_config(spec: ExperimentSpec) -> list[tuple[str, Any, str]]:
+    """``(key, default, description)`` for every config field."""
+    rows = []
+    for name, f in spec.config_cls.model_fields.items():
+        default = f.default if f.default_factory is None else f.default_factory()
+        rows.append((name, default, f.description or ""))
+    return rows
+
+
+@dataclass
+class Run:
+    """Handle an experiment uses to store results in its run folder."""
+
+    out: Path
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
+    notes: list[str] = field(default_factory=list)
+    tables: list[tuple[str, list[str], list[list[Any]]]] = field(default_factory=list)
+
+    def progress(self, iterable: Iterable[T], total: int | None = None, description: str = "working") -> Iterator[T]:
+        return _progress(iterable, total=total, description=description)
+
+    def save_array(self, name: str, value: Any) -> None:
+        self.arrays[name] = np.asarray(value)
+
+    def save_figure(self, fig, name: str, caption: str = "") -> Path:
+        """Save a matplotlib figure as ``name.png`` (atomically) and list it in the report."""
+        import io
+
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        path = atomic_write_bytes(self.out / f"{name}.png", buf.getvalue())
+        self.figures.append((path.name, caption))
+        return path
+
+    def note(self, text: str) -> None:
+        """A sentence for the report (what the figure shows, how to read a number)."""
+        self.notes.append(text)
+
+    def table(self, title: str, header: list[str], rows: list[list[Any]]) -> None:
+        self.tables.append((title, header, rows))
+
+
+def _check_metrics(name: str, metrics: dict) -> dict:
+    clean: dict[str, Any] = {}
+    for k, v in metrics.items():
+        if isinstance(v, (bool, np.bool_)):
+            clean[k] = bool(v)
+        elif isinstance(v, (int, float, np.integer, np.floating)):
+            fv = float(v)
+            if math.isnan(fv):
+                raise RuntimeError(f"experiment {name}: metric {k!r} is NaN")
+            clean[k] = int(v) if isinstance(v, (int, np.integer)) else fv
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            clean[k] = [float(x) for x in np.asarray(v, dtype=float).ravel()]
+        else:
+            raise RuntimeError(f"experiment {name}: metric {k!r} has type {type(v).__name__}")
+    return clean
+
+
+def software_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("neurodyn", "jax", "jaxlib", "numpy", "scipy", "scikit-learn", "matplotlib", "optax"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        import jax
+
+        out["jax_backend"] = jax.default_backend()
+    except Exception:  # pragma: no cover
+        pass
+    return out
+
+
+def run_experiment(name: str, out: str | Path, *, config: dict[str, Any] | None = None, quick: bool = False,
+                   seed: int | None = None, force: bool = False) -> dict[str, Any]:
+    """Run experiment ``name`` into folder ``out`` and return its metrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    spec = get_experiment(name)
+    cfg = resolve_config(spec, config, quick=quick, seed=seed)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(f"out={str(out)!r}: folder exists and is not empty (use --force to overwrite)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    run = Run(out=out)
+    resolved = {"experiment": name, "quick": quick, **cfg.model_dump()}
+    atomic_write_json(out / "config.json", resolved)
+    t0 = time.perf_counter()
+    metrics = spec.fn(cfg, run)
+    seconds = time.perf_counter() - t0
+    metrics = _check_metrics(name, {**metrics, "seconds": seconds})
+    atomic_write_json(out / "metrics.json", metrics)
+    save_npz_atomic(out / "arrays.npz", **run.arrays)
+    from neurodyn.report.html import write_run_report
+
+    write_run_report(out, title=f"neurodyn: {name}", summary=spec.summary, metrics=metrics, config=resolved,
+                     figures=run.figures, notes=run.notes, tables=run.tables, versions=software_versions())
+    return metrics

@@ -1,0 +1,5 @@
+"""Layer 5 (show): figures and HTML reports for run folders."""
+
+from neurodyn.report.html import compare_runs, write_run_report
+
+__all__ = ["compare_runs", "write_run_report"]
