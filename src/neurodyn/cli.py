@@ -4,6 +4,8 @@
     neurodyn config EXP                default config with the meaning of each key
     neurodyn run EXP [--config FILE.toml|.json] [--set key=value ...] [--out DIR] [--quick] [--seed N]
     neurodyn demo [--out DIR] [--quick]
+    neurodyn fit MODEL --data FILE [--set key=value ...] [--out DIR]
+    neurodyn sweep SWEEP.toml [--out DIR] [--scheduler ADDRESS] [--workers N]
     neurodyn report DIR... [--out FILE]
 
 Errors in arguments, configs or input files print one line naming the argument, the value and what
@@ -157,6 +159,30 @@ def demo_cmd(
 ) -> None:
     """The main job: the flagship demonstration with its report."""
     _run("demo", None, [], out, quick, seed, quiet, force)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    sweep_file: Path = typer.Argument(..., help="sweep file (.toml or .json): experiment, set, grid or points"),
+    out: Optional[Path] = typer.Option(None, "--out", help="sweep folder (default sweeps/<file stem>)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of an existing Dask scheduler"),
+    workers: int = typer.Option(2, "--workers", min=1, help="local Dask worker processes"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun points that failed before"),
+    quiet: bool = typer.Option(False, "--quiet"),
+) -> None:
+    """Run a parameter sweep on Dask; rerun the same command to resume after an interruption."""
+    from neurodyn.experiments.base import ConfigError
+    from neurodyn.experiments.sweep import run_sweep
+
+    set_quiet(quiet)
+    out = out or Path("sweeps") / sweep_file.stem
+    try:
+        counts = run_sweep(sweep_file, out, scheduler=scheduler, n_workers=workers, retry_failed=retry_failed,
+                           quiet=quiet)
+    except (ConfigError, FileNotFoundError, ValueError, TypeError) as exc:
+        _fail(str(exc).splitlines()[0])
+    _out.print(f"sweep {out}: {counts['ok']} ok, {counts['error']} failed, {counts['skipped']} already done "
+               f"(of {counts['total']}); table: {out / 'results.csv'}")
 
 
 @app.command("report")

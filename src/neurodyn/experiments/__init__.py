@@ -18,7 +18,7 @@ from neurodyn.experiments.base import (
 )
 
 for _mod in _pkgutil.iter_modules(__path__):
-    if not _mod.name.startswith("_") and _mod.name != "base":
+    if not _mod.name.startswith("_") and _mod.name not in ("base", "sweep"):
         _importlib.import_module(f"{__name__}.{_mod.name}")
 
 __all__ = ["ConfigError", "ExperimentConfig", "Run", "experiment", "get_experiment", "list_experiments",
