@@ -1,0 +1,359 @@
+"""Dale-constrained (multi-area) rate RNNs trained by backpropagation through time (seed 000, Fig. 2b).
+
+Seed 000 (section "Models of large scale, brain-wide neural population dynamics"): "RNNs can be
+straightforwardly extended to incorporate multiple areas at a resolution that enables incorporation of
+anatomical constraints, including E-I cell types, proportion of connectivity between areas, and Dale's
+law"; they are optimised "with backpropagation-through-time", and training may need "regularizing neural
+population trajectories of each RNN area to resemble cortical areas". The text gives no equations; the
+model below is the one of its refs. 30 and 37 (Song, Yang & Wang 2016; Kleinman, Chandrasekaran &
+Kao 2021), written in the notation of thesis (seed 003) eq. 2.1.
+
+Dynamics (``tau_i`` per area, forward Euler with step dt; identical to `neurodyn.dynamics.simulate`
+with ``method="euler"``, ``gain_fn=Relu()`` on `to_network`)::
+
+    x(t + dt) = x(t) + (dt / tau) (-x(t) + W r(t) + W_in u(t) + b) + sigma sqrt(dt) / tau xi(t)
+    r(t)      = [x(t)]_+                      (rates >= 0, so signs of W are signs of synapses)
+    z(t)      = W_out r(t)                    (readout of the output area's E units)
+
+Dale's law and anatomy by fixed masks (Song et al. 2016, eq. 8): ``W = |W_free| * M * S`` with a 0/1
+connection mask M and ``S_ij = +1`` for E columns j, ``-1`` for I columns. Within an area, E and I units
+connect with probability ``p_local``; between areas only E units project (long-range cortical
+projections are excitatory), with the connection proportion ``proportions[target, source]`` (default
+0.1 feedforward, 0.05 feedback, Kleinman et al. 2021). Inputs reach only the ``input_areas``; the
+readout takes the output area's E units. Because ``|.|``, M and S are applied in the forward pass, no
+gradient step can produce a sign violation (`dale_violations` counts them; it is 0 by construction).
+
+Loss (BPTT through `jax.lax.scan`, Adam from optax, gradient clipping)::
+
+    L = mean_mask ||z - z*||^2 / var(z*)                        (task error, 1 - R^2 form, thesis App. D)
+      + lambda_psth * (1 - R^2_psth)                            (seed 000's regularisation toward data)
+      + lambda_r mean r^2 + lambda_w mean W^2
+
+with ``R^2_psth`` the fit of the recorded PSTHs P (conditions x time x recorded neurons, reduced to its
+top principal components) by a linear map of the area's rates, refitted inside every loss evaluation by
+ridge regression ``M = (R^T R + alpha I)^{-1} R^T P`` (centred R and P), so gradients flow through M.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.dynamics.gain import GainFunction
+from neurodyn.network import Network
+from neurodyn.progress import progress
+
+__all__ = ["DaleRNN", "RNNStructure", "Relu", "dale_rnn_structure", "psth_fit"]
+
+
+@dataclass(frozen=True)
+class Relu(GainFunction):
+    """Rectified-linear gain ``f(x; g) = max(g x, 0)`` (the rate function of Dale RNNs, Song et al. 2016)."""
+
+    def __call__(self, x, g=1.0):
+        return jnp.maximum(g * x, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class RNNStructure:
+    """Fixed architecture: cell types, areas, sign vector, masks and time constants (module docstring)."""
+
+    area_sizes: tuple[int, ...]
+    area_names: tuple[str, ...]
+    cell_types: tuple[str, ...]
+    areas: tuple[str, ...]
+    sign: np.ndarray          # (N,) +1 E, -1 I
+    mask: np.ndarray          # (N, N) 0/1 connection mask, [post, pre]
+    input_mask: np.ndarray    # (N, n_in)
+    output_mask: np.ndarray   # (n_out, N)
+    tau: np.ndarray           # (N,) ms
+
+    @property
+    def n(self) -> int:
+        return int(self.sign.size)
+
+    def area_index(self, area: int) -> np.ndarray:
+        return np.where(np.asarray(self.areas) == self.area_names[area])[0]
+
+
+def dale_rnn_structure(area_sizes=(100, 100), n_inputs: int = 3, n_outputs: int = 2, *, e_fraction: float = 0.8,
+                       p_local: float = 1.0, proportions=None, input_areas=(0,), output_area: int = -1,
+                       taus_ms=50.0, names=None, seed: int = 0) -> RNNStructure:
+    """Sign vector and masks of a multi-area Dale RNN (module docstring). Areas list E units first."""
+    sizes = tuple(positive_int(f"area_sizes[{i}]", s, 2) for i, s in enumerate(area_sizes))
+    A = len(sizes)
+    if A == 0:
+        fail("area_sizes", area_sizes, "at least one area")
+    e_fraction = in_range("e_fraction", e_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+    p_local = in_range("p_local", p_local, 0.0, 1.0, lo_open=True)
+    names = tuple(f"A{i + 1}" for i in range(A)) if names is None else tuple(map(str, names))
+    if len(names) != A:
+        fail("names", names, f"{A} area labels")
+    if proportions is None:
+        P = np.zeros((A, A))
+        for s in range(A - 1):
+            P[s + 1, s], P[s, s + 1] = 0.1, 0.05
+    else:
+        P = finite_array("proportions", proportions)
+        if P.shape != (A, A) or np.any(P < 0) or np.any(P > 1):
+            fail("proportions", P, f"an ({A}, {A}) matrix [target, source] of values in [0, 1]")
+    taus = np.broadcast_to(finite_array("taus_ms", taus_ms), (A,))
+    output_area = int(output_area) % A
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    n_e = [max(1, int(round(e_fraction * s))) for s in sizes]
+    sign = np.zeros(n)
+    cell, areas, tau = [], [], np.zeros(n)
+    for a, s in enumerate(sizes):
+        sign[off[a]:off[a] + n_e[a]] = 1.0
+        sign[off[a] + n_e[a]:off[a + 1]] = -1.0
+        cell += ["E"] * n_e[a] + ["I"] * (s - n_e[a])
+        areas += [names[a]] * s
+        tau[off[a]:off[a + 1]] = positive(f"taus_ms[{a}]", float(taus[a]))
+    mask = np.zeros((n, n))
+    for t in range(A):
+        for s in range(A):
+            rows = slice(off[t], off[t + 1])
+            if s == t:
+                mask[rows, off[s]:off[s + 1]] = rng.random((sizes[t], sizes[s])) < p_local
+            elif P[t, s] > 0:
+                mask[rows, off[s]:off[s] + n_e[s]] = rng.random((sizes[t], n_e[s])) < P[t, s]
+    np.fill_diagonal(mask, 0.0)
+    in_mask = np.zeros((n, positive_int("n_inputs", n_inputs)))
+    for a in input_areas:
+        a = int(a) % A
+        in_mask[off[a]:off[a + 1]] = 1.0
+    out_mask = np.zeros((positive_int("n_outputs", n_outputs), n))
+    out_mask[:, off[output_area]:off[output_area] + n_e[output_area]] = 1.0
+    return RNNStructure(sizes, names, tuple(cell), tuple(areas), sign, mask, in_mask, out_mask, tau)
+
+
+def _effective_W(W_free, mask, sign):
+    return jnp.abs(W_free) * mask * sign[None, :]
+
+
+@partial(jax.jit, static_argnames=("noisy",))
+def _run(params, mask, sign, in_mask, out_mask, tau, inputs, key, noise_sd, dt, *, noisy):
+    W = _effective_W(params["W"], mask, sign)
+    W_in = params["W_in"] * in_mask
+    W_out = params["W_out"] * out_mask
+    drive = inputs @ W_in.T + params["b"]                        # (C, T, N)
+    x0 = jnp.broadcast_to(params["x0"], drive.shape[:1] + params["x0"].shape)
+
+    def step(x, inp):
+        h, k = inp
+        r = jnp.maximum(x, 0.0)
+        xn = x + dt / tau * (-x + r @ W.T + h)
+        if noisy:
+            xn = xn + noise_sd * jnp.sqrt(dt) / tau * jax.random.normal(jax.random.fold_in(key, k), x.shape)
+        return xn, x
+
+    T = inputs.shape[1]
+    _, xs = jax.lax.scan(step, x0, (jnp.swapaxes(drive, 0, 1), jnp.arange(T)))
+    x = jnp.swapaxes(xs, 0, 1)                                   # (C, T, N): x at the grid times
+    r = jnp.maximum(x, 0.0)
+    return x, r, r @ W_out.T
+
+
+def psth_fit(rates, psth, ridge: float = 1e-2):
+    """R^2 of the ridge map from rates (C, T, n) to PSTHs (C, T, k), both centred; also the map (n x k).
+
+    ``M = (R^T R + ridge * tr(R^T R)/n I)^{-1} R^T P``; ``R^2 = 1 - ||P - R M||^2 / ||P||^2`` (JAX, differentiable).
+    """
+    R = rates.reshape(-1, rates.shape[-1])
+    P = psth.reshape(-1, psth.shape[-1])
+    R = R - R.mean(0)
+    P = P - P.mean(0)
+    G = R.T @ R
+    lam = ridge * (jnp.trace(G) / G.shape[0] + 1e-12)
+    M = jnp.linalg.solve(G + lam * jnp.eye(G.shape[0]), R.T @ P)
+    return 1.0 - jnp.sum((P - R @ M) ** 2) / jnp.sum(P**2), M
+
+
+class DaleRNN:
+    """Dale-constrained single- or multi-area rate RNN trained by BPTT (module docstring).
+
+    Parameters
+    ----------
+    area_sizes : sequence of int
+        Units per area (one entry: a single-area RNN).
+    e_fraction, p_local, proportions, input_areas, output_area, taus_ms : architecture (`dale_rnn_structure`).
+    dt_ms : Euler step (ms), the task's time step.
+    n_iter, learning_rate : Adam iterations and step size.
+    noise_sd : recurrent noise amplitude during training.
+    rate_reg, weight_reg : L2 penalties on rates and weights.
+    psth_weight, psth_area, psth_ridge : weight of the PSTH term, area matched to the PSTHs, ridge of its map.
+    spectral_radius : spectral radius of the initial effective W.
+    seed : masks, initial weights and noise.
+
+    Attributes after `fit`: ``structure_``, ``params_``, ``loss_history_``, ``task_error_`` (1 - R^2),
+    ``psth_r2_`` (None without PSTHs).
+    """
+
+    def __init__(self, area_sizes=(100, 100), *, e_fraction: float = 0.8, p_local: float = 1.0, proportions=None,
+                 input_areas=(0,), output_area: int = -1, taus_ms=50.0, dt_ms: float = 10.0, n_iter: int = 1000,
+                 learning_rate: float = 1e-3, noise_sd: float = 0.0, rate_reg: float = 1e-4,
+                 weight_reg: float = 1e-4, psth_weight: float = 1.0, psth_area: int = 0, psth_ridge: float = 1e-2,
+                 spectral_radius: float = 1.0, seed: int = 0):
+        self.area_sizes = tuple(area_sizes)
+        self.e_fraction, self.p_local, self.proportions = e_fraction, p_local, proportions
+        self.input_areas, self.output_area, self.taus_ms = tuple(input_areas), int(output_area), taus_ms
+        self.dt_ms = positive("dt_ms", dt_ms)
+        self.n_iter = positive_int("n_iter", n_iter, 0)
+        self.learning_rate = positive("learning_rate", learning_rate)
+        self.noise_sd = in_range("noise_sd", noise_sd, 0.0, np.inf)
+        self.rate_reg = in_range("rate_reg", rate_reg, 0.0, np.inf)
+        self.weight_reg = in_range("weight_reg", weight_reg, 0.0, np.inf)
+        self.psth_weight = in_range("psth_weight", psth_weight, 0.0, np.inf)
+        self.psth_area = int(psth_area)
+        self.psth_ridge = positive("psth_ridge", psth_ridge)
+        self.spectral_radius = positive("spectral_radius", spectral_radius)
+        self.seed = int(seed)
+
+    def _init_params(self, st: RNNStructure, n_in: int, n_out: int) -> dict:
+        rng = np.random.default_rng([self.seed, 1])
+        n = st.n
+        n_e = int(np.sum(st.sign > 0))
+        mag = np.abs(rng.standard_normal((n, n)))
+        mag[:, st.sign < 0] *= n_e / max(n - n_e, 1)          # balance mean E and I input
+        W = mag * st.mask * st.sign[None, :]
+        rad = np.max(np.abs(np.linalg.eigvals(W)))
+        mag *= self.spectral_radius / rad
+        return {"W": jnp.asarray(mag), "W_in": jnp.asarray(rng.standard_normal((n, n_in)) / np.sqrt(n_in)),
+                "b": jnp.zeros(n), "W_out": jnp.asarray(rng.standard_normal((n_out, n)) * 0.1 / np.sqrt(n_e)),
+                "x0": jnp.asarray(0.1 * rng.standard_normal(n))}
+
+    def _arrays(self):
+        st = self.structure_
+        return (jnp.asarray(st.mask), jnp.asarray(st.sign), jnp.asarray(st.input_mask), jnp.asarray(st.output_mask),
+                jnp.asarray(st.tau))
+
+    def fit(self, task, psth=None) -> "DaleRNN":
+        """Train on a `DelayedReachTask` (or any object with ``inputs``, ``targets``, ``mask``, ``t_ms``).
+
+        ``psth``: (C, T, k) recorded activity of the same conditions and times for the PSTH term (e.g.
+        the top principal components of soft-normalised firing rates), or None.
+        """
+        U = finite_array("task.inputs", task.inputs, ndim=3)
+        Z = finite_array("task.targets", task.targets, ndim=3)
+        mask = np.asarray(task.mask, bool)
+        if Z.shape[:2] != U.shape[:2] or mask.shape != U.shape[:2]:
+            fail("task.targets", Z, f"shape ({U.shape[0]}, {U.shape[1]}, outputs) with a matching mask")
+        dt = float(np.diff(task.t_ms)[0])
+        if abs(dt - self.dt_ms) > 1e-9:
+            fail("task.t_ms", task.t_ms, f"a time step equal to dt_ms={self.dt_ms}")
+        st = dale_rnn_structure(self.area_sizes, U.shape[2], Z.shape[2], e_fraction=self.e_fraction,
+                                p_local=self.p_local, proportions=self.proportions, input_areas=self.input_areas,
+                                output_area=self.output_area, taus_ms=self.taus_ms, seed=self.seed)
+        if np.any(self.dt_ms >= st.tau):
+            fail("dt_ms", self.dt_ms, f"a step smaller than every tau (min {st.tau.min():g} ms)")
+        self.structure_ = st
+        P = None
+        if psth is not None:
+            P = finite_array("psth", psth, ndim=3)
+            if P.shape[:2] != U.shape[:2]:
+                fail("psth", P, f"shape ({U.shape[0]}, {U.shape[1]}, neurons): the task's conditions and times")
+            if not -len(st.area_sizes) <= self.psth_area < len(st.area_sizes):
+                fail("psth_area", self.psth_area, f"an area index in [0, {len(st.area_sizes) - 1}]")
+        psth_idx = jnp.asarray(st.area_index(self.psth_area % len(st.area_sizes)))
+        arrs = self._arrays()
+        Uj, Zj, Mj = jnp.asarray(U), jnp.asarray(Z), jnp.asarray(mask, float)[..., None]
+        zvar = float(np.sum(((Z - (Z * mask[..., None]).sum((0, 1)) / mask.sum()) ** 2) * mask[..., None]))
+        Pj = None if P is None else jnp.asarray(P)
+        noisy = self.noise_sd > 0
+        lam_p = self.psth_weight if P is not None else 0.0
+
+        def losses(params, key):
+            x, r, z = _run(params, *arrs, Uj, key, self.noise_sd, self.dt_ms, noisy=noisy)
+            task_err = jnp.sum(Mj * (z - Zj) ** 2) / zvar
+            terms = {"task": task_err, "rate": jnp.mean(r**2), "weight": jnp.mean(params["W"] ** 2)}
+            if Pj is not None:
+                terms["psth_r2"] = psth_fit(r[..., psth_idx], Pj, self.psth_ridge)[0]
+            return terms
+
+        def loss_fn(params, key):
+            t = losses(params, key)
+            total = t["task"] + self.rate_reg * t["rate"] + self.weight_reg * t["weight"]
+            if Pj is not None:
+                total = total + lam_p * (1.0 - t["psth_r2"])
+            return total, t
+
+        opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(self.learning_rate))
+
+        @jax.jit
+        def update(params, state, key):
+            (val, _), g = jax.value_and_grad(loss_fn, has_aux=True)(params, key)
+            upd, state = opt.update(g, state, params)
+            return optax.apply_updates(params, upd), state, val
+
+        params = self._init_params(st, U.shape[2], Z.shape[2])
+        state = opt.init(params)
+        key = jax.random.PRNGKey(self.seed)
+        hist = []
+        for i in progress(range(self.n_iter), self.n_iter, "training Dale RNN (BPTT)"):
+            params, state, val = update(params, state, jax.random.fold_in(key, i))
+            hist.append(float(val))
+            if not np.isfinite(hist[-1]):
+                raise FloatingPointError(f"DaleRNN.fit: loss became non-finite at iteration {i}")
+        self.params_ = params
+        self.loss_history_ = np.asarray(hist)
+        final = jax.jit(losses)(params, key)
+        self.task_error_ = float(final["task"])
+        self.psth_r2_ = float(final["psth_r2"]) if Pj is not None else None
+        self._fit_task = (U, Z, mask)
+        return self
+
+    def _fitted(self):
+        if not hasattr(self, "params_"):
+            raise RuntimeError("DaleRNN: call fit() first")
+
+    def predict(self, inputs, *, noise_sd: float = 0.0, seed: int = 0):
+        """``(x, r, z)``: states, rates (C, T, N) and outputs (C, T, n_out) for inputs (C, T, n_in)."""
+        self._fitted()
+        U = finite_array("inputs", inputs, ndim=3)
+        if U.shape[2] != self.structure_.input_mask.shape[1]:
+            fail("inputs", U, f"{self.structure_.input_mask.shape[1]} input channels")
+        x, r, z = _run(self.params_, *self._arrays(), jnp.asarray(U), jax.random.PRNGKey(seed), float(noise_sd),
+                       self.dt_ms, noisy=noise_sd > 0)
+        return np.asarray(x), np.asarray(r), np.asarray(z)
+
+    @property
+    def W_(self) -> np.ndarray:
+        """Effective recurrent weights ``|W_free| * M * S`` (N x N)."""
+        self._fitted()
+        st = self.structure_
+        return np.asarray(_effective_W(self.params_["W"], jnp.asarray(st.mask), jnp.asarray(st.sign)))
+
+    @property
+    def W_in_(self) -> np.ndarray:
+        self._fitted()
+        return np.asarray(self.params_["W_in"]) * self.structure_.input_mask
+
+    @property
+    def W_out_(self) -> np.ndarray:
+        self._fitted()
+        return np.asarray(self.params_["W_out"]) * self.structure_.output_mask
+
+    def input_drive(self, inputs) -> np.ndarray:
+        """``h = W_in u + b`` (C, T, N): the external input of the equivalent `Network`."""
+        return np.asarray(finite_array("inputs", inputs)) @ self.W_in_.T + np.asarray(self.params_["b"])
+
+    def dale_violations(self) -> int:
+        """Entries whose sign contradicts the presynaptic cell type, plus nonzero entries outside the mask."""
+        W = self.W_
+        st = self.structure_
+        wrong_sign = np.sum((W * st.sign[None, :]) < 0)
+        off_mask = np.sum((W != 0) & (st.mask == 0))
+        return int(wrong_sign + off_mask)
+
+    def to_network(self) -> Network:
+        """The trained recurrent circuit as a validated Dale `Network` (areas, cell types, per-unit tau)."""
+        st = self.structure_
+        return Network(W=self.W_, cell_types=st.cell_types, tau=st.tau, areas=st.areas, dale=True)
