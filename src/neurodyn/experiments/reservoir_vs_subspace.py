@@ -1,0 +1,161 @@
+"""Experiment `reservoir-vs-subspace`: SOC reservoir against the self-contained subspace network (seed 001 §13).
+
+Hypotheses of seed 001: H1, motor cortex is a reservoir whose task activity lives in the amplified modes of
+the whole network (a stability-optimised circuit, SOC); H2, the task dynamics are confined to a
+self-contained low-dimensional subspace of a balanced E/I network; H3, activity merely follows an input
+path. Under H1 an E-targeted stimulation excites the same slow, amplified modes the task uses and lasts;
+under H2 it misses the task-dynamics space by chance and decays fast (§11, §14).
+
+SOC (§13, following Hennequin et al. 2014): equal numbers of E and I units, p = 0.25, initial spectral
+radius R = 10, optimised to spectral abscissa 0.5 (`neurodyn.connectivity.soc.soc`), ``tau dx/dt = -x + W x
++ h`` with tau = 200 ms. Targets ``x*_c = a_c1 g_1 + a_c2 g_2`` for c = 1..4 with ``a_ci = s_ci u_ci``,
+``u ~ Uniform[0.5, 1]``, s a random sign, and g_1, g_2 the leading eigenvectors of the Gramian solving
+``(W - I)^T G + G (W - I) = -2 I`` (the lost equation of §13; `neurodyn.analysis.preferred_initial_conditions`).
+The preparatory input ramps linearly to the value that holds x*_c at steady state,
+``h(t) = (t / T_prep) (I - W) x*_c`` (derived: ``0 = -x* + W x* + h``), and is switched off at the go cue;
+the network then evolves autonomously. Its task activity space is the PCA subspace with 95% of the
+post-go variance (§6, §13).
+
+Stimulation: the same E-targeted vector family (`OptogeneticStimulation`, 200 ms) is applied to both
+models; for the linear SOC the response difference is input-driven only,
+``tau dDelta/dt = -Delta + W Delta + s 1[t in window]``. The subspace network is an `EISubspaceNetwork`
+fit to the bundled M1 data (discrete 10-ms steps). Metrics: ``decay_time_soc_ms`` and
+``decay_time_subspace_ms`` (1/e time of ``||Delta||`` after offset), each model's response projection on
+its task activity space against chance ``sqrt(k/N)``, and ``h2_supported`` (subspace decays faster).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from pydantic import Field
+
+from neurodyn.analysis import preferred_initial_conditions, spectral_abscissa
+from neurodyn.connectivity.soc import soc
+from neurodyn.dynamics import Linear, simulate
+from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.experiments.ei_subspace_fit import EISubspaceFitConfig, load_rates
+from neurodyn.experiments.opto_perturbation import decay_time, task_activity_basis
+from neurodyn.models.ei_subspace import EISubspaceNetwork
+from neurodyn.perturb.inputs import OptogeneticStimulation
+from neurodyn.report.figures import new_figure
+
+
+class ReservoirConfig(ExperimentConfig):
+    soc_units: int = Field(200, ge=4, description="SOC size (even)")
+    soc_p: float = Field(0.25, gt=0, lt=1, description="initial connection probability")
+    soc_R: float = Field(10.0, gt=0, description="initial spectral radius")
+    soc_gamma: float = Field(1.0, gt=0, description="I/E weight ratio of the initial matrix")
+    soc_target: float = Field(0.5, gt=0, description="target spectral abscissa")
+    tau_ms: float = Field(200.0, gt=0, description="SOC time constant")
+    prep_ms: float = Field(1000.0, gt=0, description="ramp duration before the go cue")
+    move_ms: float = Field(800.0, gt=0, description="autonomous period after the go cue")
+    stim_ms: float = Field(200.0, gt=0, description="stimulation window")
+    gamma_soc: float = Field(0.05, gt=0, description="stimulation amplitude in the SOC")
+    subspace_units: int = Field(1000, ge=4, description="units of the fitted subspace network")
+    subspace_latents: int = Field(10, ge=1, description="K of the fitted subspace network")
+    gamma_subspace: float = Field(0.05, gt=0, description="stimulation amplitude in the subspace network")
+    max_iter: int = Field(20, ge=1, description="EM iterations of the subspace fit")
+    n_stim: int = Field(5, ge=1, description="stimulation vectors")
+
+
+@experiment("reservoir-vs-subspace", ReservoirConfig,
+            "Seed 001 §13: SOC reservoir (H1) vs self-contained subspace E/I network (H2): decay of "
+            "E-targeted stimulation responses and task-space projections side by side.",
+            quick={"soc_units": 100, "subspace_units": 200, "subspace_latents": 4, "max_iter": 5, "n_stim": 3,
+                   "prep_ms": 600.0, "move_ms": 600.0})
+def run_reservoir(cfg: ReservoirConfig, run: Run) -> dict:
+    if cfg.soc_units % 2:
+        raise ValueError(f"soc_units={cfg.soc_units}: expected an even number (equal E and I)")
+    res = soc(cfg.soc_units, cfg.soc_p, cfg.soc_R, cfg.soc_gamma, cfg.soc_target, seed=cfg.seed, tau=cfg.tau_ms)
+    net = res.network
+    W = np.asarray(net.W)
+    N = W.shape[0]
+    _, G = preferred_initial_conditions(W)
+    g = G[:, :2]
+    rng = np.random.default_rng(cfg.seed + 1)
+    a = rng.uniform(0.5, 1.0, (4, 2)) * rng.choice([-1.0, 1.0], (4, 2))
+    xstar = a @ g.T                                                   # (4, N)
+    hstar = xstar @ (np.eye(N) - W).T                                 # (I - W) x*
+    dt_out = 10.0
+    t = np.arange(0.0, cfg.prep_ms + cfg.move_ms + 1e-9, dt_out)
+    T_prep = cfg.prep_ms
+    traj = []
+    for c in run.progress(range(4), 4, "SOC task conditions"):
+        hs = hstar[c]
+
+        def h(tt, hs=hs):
+            return jnp.clip(tt / T_prep, 0.0, 1.0) * jnp.where(tt < T_prep, 1.0, 0.0) * jnp.asarray(hs)
+
+        traj.append(np.asarray(simulate(net, np.zeros(N), t, dt=1.0, gain_fn=Linear(), h=h)))
+    traj = np.stack(traj)
+    go = int(np.searchsorted(t, T_prep))
+    basis_soc = task_activity_basis(traj[:, go:])
+    k_soc = basis_soc.shape[1]
+    opto = OptogeneticStimulation(cfg.gamma_soc, onset_ms=0.0, duration_ms=cfg.stim_ms)
+    svec = opto.vectors(net.is_excitatory, cfg.n_stim, seed=cfg.seed + 2)
+    ts = np.arange(0.0, cfg.stim_ms + cfg.move_ms + 1e-9, dt_out)
+    dsoc = np.stack([np.asarray(simulate(net, np.zeros(N), ts, dt=1.0, gain_fn=Linear(), h=opto.input_fn(s)))
+                     for s in svec])
+    off_soc = int(np.searchsorted(ts, cfg.stim_ms - dt_out))
+    dist_soc = np.linalg.norm(dsoc, axis=-1).mean(0)
+    tau_soc = decay_time(dist_soc[off_soc:], dt_out)
+    d_end = dsoc[:, off_soc]
+    proj_soc = float((np.linalg.norm(d_end @ basis_soc, axis=-1) / np.linalg.norm(d_end, axis=-1)).mean())
+    # subspace model fit to the bundled data, stimulated in the same way (10-ms steps)
+    fcfg = EISubspaceFitConfig(t_min_ms=-200.0, t_max_ms=300.0)
+    data, Y, tb = load_rates(fcfg)
+    m = EISubspaceNetwork(cfg.subspace_units, cfg.subspace_latents, tb, max_iter=cfg.max_iter, w_iter=150,
+                          lds_iter=50, seed=cfg.seed).fit(Y)
+    n_steps = int(round((cfg.stim_ms + cfg.move_ms) / dt_out)) + 1
+    stim_bins = int(round(cfg.stim_ms / dt_out))
+    win = np.zeros(n_steps, bool)
+    win[1:stim_bins + 1] = True
+    U0 = np.zeros((1, n_steps, m.B_.shape[1]))
+    opto_m = OptogeneticStimulation(cfg.gamma_subspace, duration_ms=cfg.stim_ms)
+    sv_m = opto_m.vectors(m.is_excitatory_, cfg.n_stim, seed=cfg.seed + 3)
+    nu0 = np.zeros((1, m.n_units))
+    dsub = np.stack([m.simulate_network(nu0, U0, s, win)[0] for s in sv_m])   # linear: response = difference
+    dist_sub = np.linalg.norm(dsub, axis=-1).mean(0)
+    tau_sub = decay_time(dist_sub[stim_bins:], dt_out)
+    nu_task = m.simulate_network(np.atleast_2d(m.m0_) @ m.J_pinv_.T, m.condition_inputs())
+    basis_sub = task_activity_basis(nu_task)
+    k_sub = basis_sub.shape[1]
+    de = dsub[:, stim_bins]
+    proj_sub = float((np.linalg.norm(de @ basis_sub, axis=-1) / np.linalg.norm(de, axis=-1)).mean())
+    run.save_array("soc_W", W)
+    run.save_array("soc_task", traj)
+    run.save_array("dist_soc", dist_soc)
+    run.save_array("dist_subspace", dist_sub)
+    fig, ax = new_figure(3)
+    for c in range(4):
+        z = (traj[c] - traj.reshape(-1, N).mean(0)) @ basis_soc[:, :2]
+        ax[0].plot(z[:, 0], z[:, 1], lw=1)
+    ax[0].set_title("SOC task trajectories (top 2 PCs)")
+    tt = np.arange(dist_soc.size) * dt_out
+    ax[1].plot(tt, dist_soc / dist_soc.max(), "C3-", label=f"SOC (1/e: {tau_soc:.0f} ms)")
+    ax[1].plot(np.arange(dist_sub.size) * dt_out, dist_sub / dist_sub.max(), "C0-",
+               label=f"subspace E/I (1/e: {tau_sub:.0f} ms)")
+    ax[1].axvspan(0, cfg.stim_ms, color="0.85")
+    ax[1].set_xlabel("time from stimulation onset (ms)")
+    ax[1].set_ylabel("||Δ|| (normalised)")
+    ax[1].legend(frameon=False, fontsize=8)
+    ax[1].set_title("response to E-targeted stimulation")
+    ax[2].bar(range(4), [proj_soc, np.sqrt(k_soc / N), proj_sub, np.sqrt(k_sub / m.n_units)],
+              color=["C3", "0.6", "C0", "0.6"])
+    ax[2].set_xticks(range(4), ["SOC", "chance", "subspace", "chance"], fontsize=8)
+    ax[2].set_ylabel("projection on task activity space")
+    run.save_figure(fig, "reservoir_vs_subspace", "Seed 001 Ext. Data Fig. 3: SOC reservoir vs self-contained "
+                                                  "subspace network under E-targeted stimulation")
+    run.table("hypothesis test (seed 001): stimulation response", ["model", "decay 1/e (ms)",
+                                                                   "task-space projection", "chance"],
+              [["SOC reservoir (H1)", f"{tau_soc:.0f}", f"{proj_soc:.3f}", f"{np.sqrt(k_soc / N):.3f}"],
+               ["subspace E/I (H2)", f"{tau_sub:.0f}", f"{proj_sub:.3f}", f"{np.sqrt(k_sub / m.n_units):.3f}"]])
+    run.note(f"SOC (alpha = {spectral_abscissa(W):.2f}): stimulation decays with 1/e time {tau_soc:.0f} ms; "
+             f"subspace network: {tau_sub:.0f} ms. H2 (fast decay) is "
+             f"{'supported' if tau_sub < tau_soc else 'not supported'} by this comparison.")
+    return {"decay_time_subspace_ms": tau_sub, "decay_time_soc_ms": tau_soc,
+            "activity_space_projection_soc": proj_soc, "activity_space_chance_soc": float(np.sqrt(k_soc / N)),
+            "activity_space_projection_subspace": proj_sub,
+            "activity_space_chance_subspace": float(np.sqrt(k_sub / m.n_units)),
+            "soc_alpha": float(spectral_abscissa(W)), "h2_supported": bool(tau_sub < tau_soc)}

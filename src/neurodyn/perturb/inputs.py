@@ -1,0 +1,105 @@
+"""Declarative input perturbations: cell-type-targeted optogenetic and untargeted ICMS-like (seed 001 §11, §15).
+
+Optogenetic stimulation (seed 001 Methods §11; the equation was lost and is restored from the prose):
+each unit of the targeted type (excitatory for the opsin used) is hit with probability ``p_stim`` and the
+hit units receive an amplitude ``gamma`` with multiplicative noise from opsin expression,
+
+    s_i = gamma * o_i * max(0, 1 + sigma xi_i),   o_i ~ Bernoulli(p_stim) for targeted units, 0 otherwise,
+    xi_i ~ N(0, 1)
+
+(clipped at zero because the opsin only excites). The input is constant, ``h_t = s`` while
+``onset <= t < onset + duration`` (200 ms in §11) and 0 otherwise.
+
+ICMS-like stimulation (§15) is untargeted: every unit, E or I, is a candidate (same formula with all units
+targeted), so the input has no cell-type structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+
+from neurodyn._validate import fail, in_range, positive
+
+__all__ = ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation"]
+
+
+@dataclass(frozen=True)
+class InputPerturbation:
+    """A constant input vector on a time window; see the module docstring for ``vector``'s formula.
+
+    Attributes:
+        amplitude: gamma (input units, e.g. rate per step).
+        p_stim: probability that a targeted unit is hit.
+        noise_sd: sigma of the multiplicative expression noise.
+        onset_ms, duration_ms: the stimulation window ``[onset, onset + duration)``.
+        target: ``"E"``, ``"I"`` or ``"all"``.
+    """
+
+    amplitude: float = 1.0
+    p_stim: float = 0.75
+    noise_sd: float = 0.3
+    onset_ms: float = 0.0
+    duration_ms: float = 200.0
+    target: str = "E"
+
+    def __post_init__(self):
+        positive("amplitude", self.amplitude)
+        in_range("p_stim", self.p_stim, 0.0, 1.0, lo_open=True)
+        in_range("noise_sd", self.noise_sd, 0.0, np.inf)
+        in_range("onset_ms", self.onset_ms, -np.inf, np.inf)
+        positive("duration_ms", self.duration_ms)
+        if self.target not in ("E", "I", "all"):
+            fail("target", self.target, "'E', 'I' or 'all'")
+
+    def targeted(self, is_excitatory) -> np.ndarray:
+        e = np.asarray(is_excitatory, bool)
+        if e.ndim != 1:
+            fail("is_excitatory", e, "a boolean vector (one entry per unit)")
+        return e if self.target == "E" else (~e if self.target == "I" else np.ones_like(e))
+
+    def vector(self, is_excitatory, seed: int = 0) -> np.ndarray:
+        """One stimulation vector ``s`` (N,): ``gamma o_i max(0, 1 + sigma xi_i)`` on targeted units."""
+        tgt = self.targeted(is_excitatory)
+        rng = np.random.default_rng(seed)
+        o = (rng.random(tgt.size) < self.p_stim) & tgt
+        xi = rng.standard_normal(tgt.size)
+        return self.amplitude * o * np.maximum(0.0, 1.0 + self.noise_sd * xi)
+
+    def vectors(self, is_excitatory, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` independent vectors ``(n, N)``."""
+        rng = np.random.default_rng(seed)
+        return np.stack([self.vector(is_excitatory, int(s)) for s in rng.integers(0, 2**31 - 1, int(n))])
+
+    def window(self, t_ms) -> np.ndarray:
+        """Booleans: True where ``onset <= t < onset + duration``."""
+        t = np.asarray(t_ms, float)
+        return (t >= self.onset_ms) & (t < self.onset_ms + self.duration_ms)
+
+    def input_array(self, t_ms, s) -> np.ndarray:
+        """The input ``h (T, N)``: ``s`` inside the window, 0 outside."""
+        return self.window(t_ms)[:, None] * np.asarray(s, float)[None, :]
+
+    def input_fn(self, s):
+        """A traceable ``h(t_ms)`` for `neurodyn.dynamics.simulate` (``s`` in the window, else 0)."""
+        s = jnp.asarray(s)
+        lo, hi = float(self.onset_ms), float(self.onset_ms + self.duration_ms)
+
+        def h(t):
+            return jnp.where((t >= lo) & (t < hi), 1.0, 0.0) * s
+
+        return h
+
+
+@dataclass(frozen=True)
+class OptogeneticStimulation(InputPerturbation):
+    """Cell-type-targeted stimulation (seed 001 §11): E units, p_stim = 0.75, 200-ms window by default."""
+
+
+@dataclass(frozen=True)
+class ICMSStimulation(InputPerturbation):
+    """Untargeted ICMS-like stimulation (seed 001 §15): every unit is a candidate, whatever its type."""
+
+    target: str = "all"
