@@ -18,7 +18,7 @@ from neurodyn.data import (
     soft_normalize,
 )
 
-YU = Path("/work/shared/data/yu_pmd_delayed_reach/ps4_realdata.mat")
+YU = Path(__file__).resolve().parents[2] / "shared" / "data" / "yu_pmd_delayed_reach" / "ps4_realdata.mat"
 
 
 def _trials(rng, n=7, T=5, N=3):

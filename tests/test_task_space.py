@@ -1,3 +1,4 @@
+from pathlib import Path
 """Task activity space (seed 001 §6): PCA with noise-corrected signal variance."""
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_bad_input():
         task_space(np.random.default_rng(0).normal(size=(2, 3, 4)), threshold=1.5)
 
 
-YU = "/work/shared/data/yu_pmd_delayed_reach/ps4_realdata.mat"
+YU = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "yu_pmd_delayed_reach" / "ps4_realdata.mat")
 
 
 @pytest.mark.skipif(not __import__("os").path.exists(YU), reason="premotor teaching dataset not present")

@@ -2,6 +2,9 @@
 
 from neurodyn.connectivity.gaussian import gaussian
 from neurodyn.connectivity.low_rank import low_rank
+from neurodyn.connectivity.multi_area import MultiAreaNetwork, multi_area, projection_factors
 from neurodyn.connectivity.random_ei import random_ei, random_ei_w0
+from neurodyn.connectivity.soc import SOCResult, soc
 
-__all__ = ["gaussian", "low_rank", "random_ei", "random_ei_w0"]
+__all__ = ["MultiAreaNetwork", "SOCResult", "gaussian", "low_rank", "multi_area", "projection_factors",
+           "random_ei", "random_ei_w0", "soc"]

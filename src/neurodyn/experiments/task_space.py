@@ -12,6 +12,8 @@ planning window (both spaces), the noise bias of the naive estimate, and the tas
 
 from __future__ import annotations
 
+import os
+
 from itertools import combinations
 from pathlib import Path
 
@@ -23,11 +25,19 @@ from neurodyn.data import load_mat
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.report.figures import new_figure
 
-YU_PATH = "/work/shared/data/yu_pmd_delayed_reach/ps4_realdata.mat"
+#: Where the (unshippable) premotor teaching dataset lives relative to a checkout: the shared data
+#: folder beside the working directory; override with --set data=PATH or NEURODYN_YU_MAT.
+YU_RELATIVE = Path("..") / "shared" / "data" / "yu_pmd_delayed_reach" / "ps4_realdata.mat"
+
+
+def default_yu_path() -> str:
+    return os.environ.get("NEURODYN_YU_MAT", str(YU_RELATIVE))
 
 
 class TaskSpaceConfig(ExperimentConfig):
-    data: str = Field(YU_PATH, description="MATLAB file with [trial, direction] structs of 1-ms rasters")
+    data: str = Field(default_factory=default_yu_path,
+                      description="MATLAB file with [trial, direction] structs of 1-ms rasters "
+                                  "(default: ../shared/data/yu_pmd_delayed_reach/ps4_realdata.mat or $NEURODYN_YU_MAT)")
     bin_ms: int = Field(20, ge=1, description="causal bin width (ms)")
     t_min_ms: float = Field(0.0, description="first bin end kept (ms from target onset)")
     t_max_ms: float = Field(500.0, description="last bin end kept (ms from target onset)")
