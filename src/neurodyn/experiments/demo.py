@@ -1,88 +1,334 @@
-"""The flagship demonstration (`make demo`, `neurodyn demo`).
+"""The flagship demonstration (`make demo`, `neurodyn demo`): one report that tells the story.
 
-It tells one story in one report, section by section, with what neurodyn can do now:
+On the bundled CC0 macaque M1 center-out recordings (8 reach directions, 141 units):
 
-1. Build a random E/I network with Dale's law (thesis eq. 1.15), measure its stability (spectral
-   abscissa, critical gain 1/alpha, eq. 2.3) and bring it into the stable regime by global gain
-   modulation (g = 0.8 / alpha).
-2. Find its preferred initial condition from the observability Gramian (thesis Appendix C.2),
-   compare its evoked energy with random initial conditions, and simulate the nonlinear network
-   (eq. 2.1 with the gain function of eq. 3.2) from both.
+1. **Recordings**: trial-averaged rates and their task activity space (PCA, seed 001 §6).
+2. **Latent LDS** (seed 001 §9, seed 000): fitted by EM with hold/go inputs; held-out conditions
+   predicted forward from inferred initial states (§12); eigenvalues, Henrici non-normality.
+3. **Self-contained E/I subspace network** (seed 001 §10): a balanced Dale network whose K-dimensional
+   task-dynamics space is self-contained, fitted to the same recordings; Dale violations and constraint
+   residuals.
+4. **Optogenetic stimulation of the fitted network** (seed 001 §11, §14): E-targeted stimulation for
+   200 ms; the response decays fast after offset, projects on the task-dynamics space only at chance
+   (sqrt(K/N)) but well above chance on the task activity space, as the E/I co-activation mode predicts.
+5. **A stability-optimised circuit** (thesis Appendix C.1) and its preferred initial condition
+   (Appendix C.2), which evokes far more energy than random initial conditions.
+6. **Learning a novel movement by gain modulation** (thesis §3.4): the SOC's readout is fit to one
+   EMG-like target; only the neurons' gains then change, by the reward-based rule (3.5)-(3.6), until the
+   network produces a different target movement.
+
+The default scale finishes in well under 10 minutes on 2 CPU cores; ``--quick`` shrinks every part.
 """
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import numpy as np
 from pydantic import Field
+from sklearn.decomposition import PCA
 
-from neurodyn.analysis import (
-    critical_gain,
-    eigenvalues,
-    evoked_energy,
-    henrici,
-    observability_gramian,
-    preferred_initial_conditions,
-    spectral_abscissa,
-)
-from neurodyn.connectivity import random_ei
-from neurodyn.dynamics import Tanh, simulate
+from neurodyn.analysis import evoked_energy, henrici, observability_gramian, preferred_initial_conditions
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.report.figures import new_figure, plot_spectrum, plot_traces
+from neurodyn.report.figures import new_figure, plot_spectrum
 
 
 class DemoConfig(ExperimentConfig):
-    n: int = Field(200, ge=4, description="neurons in the random E/I network")
-    p: float = Field(0.1, gt=0, lt=1, description="connection probability")
-    rho: float = Field(10.0, gt=0, description="approximate spectral radius before gain modulation")
-    gamma: float = Field(3.0, gt=0, description="inhibition/excitation ratio")
-    gain_fraction: float = Field(0.8, gt=0, lt=1, description="global gain as a fraction of the critical gain")
-    duration_ms: float = Field(1000.0, gt=0, description="simulated time (ms)")
-    n_random: int = Field(100, ge=1, description="random unit initial conditions for the energy comparison")
+    t_min_ms: float = Field(-400.0, description="first M1 time bin used (ms from movement onset)")
+    t_max_ms: float = Field(400.0, description="last M1 time bin used (ms)")
+    transition_ms: float = Field(-150.0, description="hold->go input transition of the LDS / E/I models (ms)")
+    lds_latents: int = Field(5, ge=1, description="latent dimension of the LDS")
+    lds_iter: int = Field(100, ge=1, description="EM iterations of the LDS")
+    ei_units: int = Field(600, ge=20, description="units N of the E/I subspace network")
+    ei_latents: int = Field(6, ge=1, description="task-dynamics dimension K (seed 001: N/100)")
+    ei_iter: int = Field(12, ge=1, description="EM iterations of the E/I network fit")
+    ei_w_iter: int = Field(150, ge=1, description="projected-gradient steps per W update")
+    stim_amplitude: float = Field(0.05, gt=0, description="optogenetic amplitude gamma (§11)")
+    stim_onset_ms: float = Field(-300.0, description="stimulation onset (ms); 200 ms long")
+    n_stim: int = Field(8, ge=1, description="random stimulation vectors")
+    soc_n: int = Field(200, ge=4, description="neurons of the stability-optimised circuit")
+    soc_target: float = Field(0.15, gt=0, description="spectral abscissa the SOC stops below")
+    sessions: int = Field(4, ge=1, description="independent gain-learning sessions")
+    iterations: int = Field(1500, ge=1, description="iterations of the reward-based gain rule")
 
 
-def _section_network(cfg: DemoConfig, run: Run, metrics: dict) -> dict:
-    net = random_ei(cfg.n, cfg.p, cfg.rho, cfg.gamma, seed=cfg.seed)
-    alpha = spectral_abscissa(net.W)
-    gc = critical_gain(net.W)
-    g = cfg.gain_fraction * gc
-    lam, V = preferred_initial_conditions(net.W, gain=g)
-    Q = observability_gramian(net.W, gain=g)
-    rng = np.random.default_rng(cfg.seed + 7)
-    xr = rng.uniform(-1, 1, (cfg.n_random, cfg.n))
-    xr /= np.linalg.norm(xr, axis=1, keepdims=True)
-    e_rand = evoked_energy(Q, xr)
-    scale = 1.5 * np.sqrt(cfg.n)  # thesis Appendix C.2: ||x0|| = 1.5 sqrt(N)
-    x0 = np.stack([V[:, 0] * scale, xr[0] * scale])
-    t = np.arange(0.0, cfg.duration_ms + 1e-9, 2.0)
-    fn = Tanh()
-    x = np.asarray(simulate(net, x0, t, dt=0.5, gain_fn=fn, gains=np.full(cfg.n, g)))
-    rates = np.asarray(fn(x, g)) + fn.r0
-    run.save_array("W", net.W)
-    run.save_array("t_ms", t)
-    run.save_array("rates_a1", rates[0])
-    run.save_array("rates_random", rates[1])
+def _recordings(cfg, run: Run, out: dict):
+    from neurodyn.data import load_example, soft_normalize
+
+    data = load_example("hatsopoulos2007").select_time(cfg.t_min_ms, cfg.t_max_ms)
+    Y = soft_normalize(data.rates, 5.0)
+    C, T, N = Y.shape
+    pca = PCA(svd_solver="full").fit(Y.reshape(-1, N))
+    cum = np.cumsum(pca.explained_variance_ratio_)
+    dim = int(np.searchsorted(cum, 0.95) + 1)
+    proj = (Y.reshape(-1, N) - pca.mean_) @ pca.components_[:2].T
+    proj = proj.reshape(C, T, 2)
     fig, ax = new_figure(3)
-    plot_spectrum(ax[0], eigenvalues(g * net.W), line=1.0, line_label="stability bound")
-    ax[0].set_title(f"spectrum of gW (g = {g:.3f})")
+    top = np.argsort(-data.rates.reshape(-1, N).var(0))[:3]
+    for k, n in enumerate(top):
+        for c in range(C):
+            ax[k].plot(data.t_ms, data.rates[c, :, n], color=f"C{c}", lw=1)
+        ax[k].axvline(0, color="0.6", ls=":")
+        ax[k].set_xlabel("time from movement onset (ms)")
+        ax[k].set_ylabel("rate (spikes/s)")
+        ax[k].set_title(f"unit {n}, 8 reach directions")
+    run.save_figure(fig, "1_recordings", "Bundled M1 recordings: three of 141 units, colour = reach direction")
+    fig, ax = new_figure(2)
+    ax[0].plot(np.arange(1, cum.size + 1), cum, "k.-")
+    ax[0].axhline(0.95, color="r", ls="--", lw=1)
+    ax[0].set_xlim(0, 30)
+    ax[0].set_xlabel("principal components")
+    ax[0].set_ylabel("cumulative variance")
+    ax[0].set_title(f"task activity space: {dim} dims hold 95%")
+    for c in range(C):
+        ax[1].plot(proj[c, :, 0], proj[c, :, 1], color=f"C{c}", lw=1.2)
+        ax[1].plot(proj[c, 0, 0], proj[c, 0, 1], "o", color=f"C{c}", ms=3)
+    ax[1].set_xlabel("PC 1")
+    ax[1].set_ylabel("PC 2")
+    ax[1].set_title("population trajectories")
+    run.save_figure(fig, "1_task_space", "PCA of the soft-normalised trial averages (seed 001 §6)")
+    out.update(data_conditions=C, data_time_bins=T, data_neurons=N, data_task_space_dim=dim)
+    return data, Y
+
+
+def _transition_bin(t_ms, transition_ms):
+    return int(np.searchsorted(t_ms, transition_ms))
+
+
+def _lds(cfg, run: Run, data, Y, out: dict):
+    from neurodyn.models.lds import LDS, signal_variance_explained
+
+    C = Y.shape[0]
+    tb = _transition_bin(data.t_ms, cfg.transition_ms)
+    test = np.arange(C) % 4 == 1
+    model = LDS(cfg.lds_latents, transition=tb, max_iter=cfg.lds_iter).fit(Y[~test])
+    sve_train = signal_variance_explained(Y[~test], model.predict())
+    pred_test = model.predict(Y[test])
+    sve_test = signal_variance_explained(Y[test], pred_test)
+    lam = model.eigenvalues()
+    fig, ax = new_figure(3)
+    th = np.linspace(0, 2 * np.pi, 200)
+    ax[0].plot(np.cos(th), np.sin(th), color="0.7", lw=0.8)
+    plot_spectrum(ax[0], lam, s=25)
+    ax[0].set_aspect("equal")
+    ax[0].set_title(f"LDS dynamics eigenvalues (K={cfg.lds_latents})")
+    ax[1].plot(model.loglik_, "k.-")
+    ax[1].set_xlabel("EM iteration")
+    ax[1].set_ylabel("log-likelihood")
+    ax[1].set_title("EM never decreases the likelihood")
+    j = int(np.flatnonzero(test)[0])
+    best = np.argsort(-Y.reshape(-1, Y.shape[-1]).var(0))[:3]
+    for k, n in enumerate(best):
+        ax[2].plot(data.t_ms, Y[j, :, n], color=f"C{k}", lw=1.5)
+        ax[2].plot(data.t_ms, pred_test[0, :, n], color=f"C{k}", ls="--", lw=1)
+    ax[2].set_xlabel("time (ms)")
+    ax[2].set_ylabel("normalised rate")
+    ax[2].set_title("held-out direction: data, LDS (dashed)")
+    run.save_figure(fig, "2_lds", "Latent LDS fit by EM (seed 001 §9): eigenvalues, likelihood, held-out "
+                                  "prediction forward from the inferred initial state (§12)")
+    out.update(lds_K=cfg.lds_latents, lds_signal_var_explained_train=float(sve_train),
+               lds_signal_var_explained_test=float(sve_test), lds_eig_max_abs=float(np.max(np.abs(lam))),
+               lds_henrici=float(henrici(model.A_)))
+    return model
+
+
+def _ei_subspace(cfg, run: Run, data, Y, out: dict):
+    from neurodyn.models.ei_subspace import EISubspaceNetwork
+    from neurodyn.models.lds import signal_variance_explained
+
+    C = Y.shape[0]
+    tb = _transition_bin(data.t_ms, cfg.transition_ms)
+    test = np.arange(C) % 4 == 1
+    model = EISubspaceNetwork(cfg.ei_units, cfg.ei_latents, tb, max_iter=cfg.ei_iter, w_iter=cfg.ei_w_iter,
+                              seed=cfg.seed).fit(Y[~test])
+    sve_train = signal_variance_explained(Y[~test], model.predict())
+    sve_test = signal_variance_explained(Y[test], model.predict(Y[test]))
+    lam = model.eigenvalues()
+    fig, ax = new_figure(2)
+    th = np.linspace(0, 2 * np.pi, 200)
+    ax[0].plot(np.cos(th), np.sin(th), color="0.7", lw=0.8)
+    plot_spectrum(ax[0], lam, s=25, label="A = J W J⁺")
+    ax[0].set_aspect("equal")
+    ax[0].set_title(f"task dynamics (K={cfg.ei_latents})")
+    plot_spectrum(ax[1], np.linalg.eigvals(model.W_), s=3)
+    ax[1].set_title(f"spectrum of the Dale W (N={cfg.ei_units})")
+    run.save_figure(fig, "3_ei_subspace", "Balanced Dale E/I network with a self-contained task-dynamics "
+                                          "space, fitted to the M1 recordings (seed 001 §10)")
+    out.update(ei_N=cfg.ei_units, ei_K=cfg.ei_latents, ei_signal_var_explained_train=float(sve_train),
+               ei_signal_var_explained_test=float(sve_test),
+               ei_self_containment_residual=float(model.self_containment_residual()),
+               ei_balance_residual=float(model.balance_residual()),
+               ei_dale_violations=int(model.dale_violations()), ei_eig_max_abs=float(np.max(np.abs(lam))))
+    return model, test
+
+
+def _optogenetic(cfg, run: Run, data, model, out: dict):
+    from neurodyn.experiments.opto_perturbation import decay_time, stimulated_response, task_activity_basis
+    from neurodyn.models.ei_subspace import chance_projection, projection_fraction
+    from neurodyn.perturb import OptogeneticStimulation
+
+    T = data.t_ms.size
+    dt = float(np.median(np.diff(data.t_ms)))
+    onset = int(np.searchsorted(data.t_ms, cfg.stim_onset_ms))
+    n_bins = int(round(200.0 / dt))
+    if onset < 1 or onset + n_bins >= T - 5:
+        raise ValueError(f"stim_onset_ms={cfg.stim_onset_ms}: expected a 200 ms window inside "
+                         f"[{data.t_ms[1]:.0f}, {data.t_ms[-1] - 250:.0f}] ms")
+    window = np.zeros(T, bool)
+    window[onset:onset + n_bins] = True
+    off = onset + n_bins - 1
+    nu0 = np.atleast_2d(model.m0_) @ model.J_pinv_.T
+    U = model.condition_inputs()
+
+    def net_run(s, win):
+        return model.simulate_network(nu0, U, s, win)
+
+    svec = OptogeneticStimulation(cfg.stim_amplitude, noise_sd=0.3).vectors(model.is_excitatory_, cfg.n_stim,
+                                                                          seed=cfg.seed + 4)
+    base, dnu = stimulated_response(net_run, svec, window)
+    d_end = dnu[:, :, off]
+    N, K = model.W_.shape[0], model.J_.shape[0]
+    dyn_proj = float(projection_fraction(d_end, model.J_).mean())
+    basis = task_activity_basis(base)
+    act_proj = float((np.linalg.norm(d_end @ basis, axis=-1) / np.linalg.norm(d_end, axis=-1)).mean())
+    dist = np.linalg.norm(dnu, axis=-1).mean((0, 1))
+    tau = decay_time(dist[off:], dt)
+    x_dist = np.linalg.norm(dnu @ model.J_.T, axis=-1).mean((0, 1))
+    fig, ax = new_figure(2)
+    ax[0].plot(data.t_ms, dist / dist.max(), "k-", label="network ||Δν||")
+    ax[0].plot(data.t_ms, x_dist / dist.max(), "C1-", label="task-dynamics space ||J Δν||")
+    ax[0].axvspan(data.t_ms[onset], data.t_ms[off], color="C0", alpha=0.15, label="stimulation")
+    ax[0].set_xlabel("time (ms)")
+    ax[0].set_ylabel("distance (normalised)")
+    ax[0].set_title(f"response decays: 1/e in {tau:.0f} ms")
     ax[0].legend(frameon=False, fontsize=8)
-    plot_traces(ax[1], t, rates[0], n=20, ylabel="rate (Hz)")
-    ax[1].set_title("from preferred initial condition a1")
-    plot_traces(ax[2], t, rates[1], n=20, ylabel="rate (Hz)")
-    ax[2].set_title("from a random initial condition")
-    run.save_figure(fig, "demo_network", "Random E/I network at 80% of its critical gain: spectrum and rates")
-    run.note(f"The random E/I network has α(W) = {alpha:.2f}; it is stable only for gains below "
-             f"1/α = {gc:.4f} (thesis eq. 2.3). At g = {g:.4f} its preferred initial condition evokes "
-             f"{lam[0] / e_rand.mean():.1f}x the energy of a random one.")
-    metrics.update({"alpha_W": alpha, "critical_gain": gc, "gain": g, "stable": bool(g * alpha < 1),
-                    "henrici_W": henrici(net.W),
-                    "energy_a1": float(lam[0]), "energy_random_mean": float(e_rand.mean()),
-                    "energy_ratio_a1_vs_random": float(lam[0] / e_rand.mean())})
-    return metrics
+    k_act = basis.shape[1]
+    vals = [dyn_proj, chance_projection(K, N), act_proj, np.sqrt(k_act / N)]
+    ax[1].bar(range(4), vals, color=["C1", "0.6", "C0", "0.6"])
+    ax[1].set_xticks(range(4), ["task dynamics", "chance", "task activity", "chance"], fontsize=8)
+    ax[1].set_ylabel("projection at stimulation end")
+    ax[1].set_title("where the stimulation response lies")
+    run.save_figure(fig, "4_optogenetic", "E-targeted optogenetic stimulation of the fitted network (seed 001 "
+                                          "§11, §14): fast decay; chance-level projection on the task-"
+                                          "dynamics space, above-chance on the task activity space")
+    run.note(f"Optogenetic stimulation of E units of the fitted network decays to 1/e within {tau:.0f} ms of "
+             f"offset. Its projection on the task-dynamics space is {dyn_proj:.3f} (chance "
+             f"{chance_projection(K, N):.3f}); on the {k_act}-dimensional task activity space {act_proj:.3f} "
+             f"(chance {np.sqrt(k_act / N):.3f}).")
+    out.update(opto_decay_time_ms=tau, opto_dynamics_space_projection=dyn_proj,
+               opto_dynamics_space_chance=float(np.sqrt(K / N)), opto_activity_space_projection=act_proj,
+               opto_activity_space_chance=float(np.sqrt(k_act / N)))
 
 
-@experiment("demo", DemoConfig, "The flagship demonstration: what neurodyn does, in one report.",
-            quick={"n": 100, "duration_ms": 500.0, "n_random": 20})
+def _soc(cfg, run: Run, out: dict):
+    from neurodyn.connectivity.soc import soc
+
+    t0 = time.perf_counter()
+    res = soc(cfg.soc_n, target=cfg.soc_target, seed=cfg.seed)
+    secs = time.perf_counter() - t0
+    W = res.network.W
+    lam, V = preferred_initial_conditions(W)
+    rng = np.random.default_rng(cfg.seed + 11)
+    xr = rng.normal(size=(100, W.shape[0]))
+    xr /= np.linalg.norm(xr, axis=1, keepdims=True)
+    ratio = float(lam[0] / evoked_energy(observability_gramian(W), xr).mean())
+    fig, ax = new_figure(2)
+    plot_spectrum(ax[0], np.linalg.eigvals(res.initial_W), color="C0", label="initial", s=6)
+    plot_spectrum(ax[0], np.linalg.eigvals(W), color="k", label="optimised", s=6)
+    ax[0].axvline(1.0, color="r", ls="--", lw=1, label="stability bound")
+    ax[0].legend(frameon=False, fontsize=8)
+    ax[0].set_title("SOC spectrum (thesis Fig. 1.6a)")
+    ax[1].semilogy(res.alpha_history, "k-")
+    ax[1].axhline(cfg.soc_target, color="r", ls="--", lw=1)
+    ax[1].set_xlabel("iteration")
+    ax[1].set_ylabel("spectral abscissa α(W)")
+    ax[1].set_title(f"{res.iterations} iterations, {secs:.0f} s")
+    run.save_figure(fig, "5_soc", "Stability-optimised circuit: only inhibitory weights change until α(W) < "
+                                  f"{cfg.soc_target} (thesis Appendix C.1)")
+    out.update(soc_alpha_initial=float(res.alpha_history[0]), soc_alpha_final=float(res.alpha),
+               soc_iterations=int(res.iterations), soc_seconds=secs, soc_energy_ratio_a1_vs_random=ratio,
+               soc_converged=bool(res.converged))
+    return res.network
+
+
+def _gain_learning(cfg, run: Run, net, out: dict):
+    from neurodyn.learning import GainTask, emg_targets, fit_readout_on_trials, learn_gains, rate_amplitude
+    from neurodyn.learning.movement import soc_dynamics
+
+    dyn = soc_dynamics(network=net)
+    amp = rate_amplitude(dyn)
+    _, Y = emg_targets(2, seed=cfg.seed, amplitude=amp)
+    readout = fit_readout_on_trials(dyn, Y[0], n_trials=100, snr_db=30.0, seed=cfg.seed)
+    task = GainTask(dyn, readout, Y[1])
+    res = learn_gains(task, cfg.sessions, cfg.iterations, seed=cfg.seed)
+    errors = res.errors[0]
+    gains = res.gains[0]
+    z_before = np.asarray(task.output())[0]
+    best = int(np.argmin(errors[:, -1]))
+    z_after = np.asarray(task.output(gains[best][None]))[0, 0]
+    t = dyn.t_ms
+    fig, ax = new_figure(3)
+    it = np.arange(errors.shape[1])
+    ax[0].plot(it, errors.mean(0), "r-")
+    ax[0].fill_between(it, errors.min(0), errors.max(0), color="r", alpha=0.2, lw=0)
+    ax[0].set_xlabel("iteration")
+    ax[0].set_ylabel("error 1 - R²")
+    ax[0].set_title(f"learning by gains only ({cfg.sessions} sessions)")
+    ax[1].plot(t, Y[1], "k-", lw=2, label="novel target")
+    ax[1].plot(t, z_before, "C0--", label="before (gains 1)")
+    ax[1].plot(t, z_after, "r-", label="after learning")
+    ax[1].set_xlabel("time (ms)")
+    ax[1].set_ylabel("output")
+    ax[1].legend(frameon=False, fontsize=8)
+    ax[1].set_title("network output")
+    ax[2].hist(gains.ravel(), bins=30, color="0.6")
+    ax[2].set_xlabel("learned gain")
+    ax[2].set_title("gain distribution")
+    run.save_figure(fig, "6_gain_learning", "A novel EMG-like movement learned by changing only neuronal gains "
+                                            "(thesis §3.4, rule 3.5-3.6)")
+    out.update(learning_error_initial=float(errors[0, 0]), learning_error_final_mean=float(errors[:, -1].mean()),
+               learning_gain_mean=float(gains.mean()), learning_gain_sd=float(gains.std()))
+
+
+@experiment("demo", DemoConfig,
+            "The flagship demonstration on the bundled M1 recordings: LDS and self-contained E/I network fits, "
+            "optogenetic stimulation of the fitted network, a stability-optimised circuit and a movement "
+            "learned by gain modulation.",
+            quick={"lds_iter": 20, "ei_units": 200, "ei_latents": 4, "ei_iter": 3, "ei_w_iter": 50,
+                   "n_stim": 3, "soc_n": 40, "soc_target": 0.5, "sessions": 2, "iterations": 50,
+                   "t_min_ms": -400.0, "t_max_ms": 300.0})
 def run_demo(cfg: DemoConfig, run: Run) -> dict:
-    metrics: dict = {}
-    _section_network(cfg, run, metrics)
-    return metrics
+    out: dict = {}
+    steps = ["recordings", "LDS", "E/I subspace network", "optogenetic stimulation", "SOC", "gain learning"]
+    state = SimpleNamespace()
+    for name in run.progress(steps, description="demo"):
+        t0 = time.perf_counter()
+        if name == "recordings":
+            state.data, state.Y = _recordings(cfg, run, out)
+        elif name == "LDS":
+            _lds(cfg, run, state.data, state.Y, out)
+        elif name == "E/I subspace network":
+            state.ei, _ = _ei_subspace(cfg, run, state.data, state.Y, out)
+        elif name == "optogenetic stimulation":
+            _optogenetic(cfg, run, state.data, state.ei, out)
+        elif name == "SOC":
+            state.soc = _soc(cfg, run, out)
+        else:
+            _gain_learning(cfg, run, state.soc, out)
+        out[f"seconds_{name.split()[0].lower().replace('/', '')}"] = time.perf_counter() - t0
+    run.note(f"Recordings: {out['data_conditions']} reach directions x {out['data_time_bins']} bins x "
+             f"{out['data_neurons']} units; 95% of their variance lies in {out['data_task_space_dim']} dimensions.")
+    run.note(f"LDS (K={out['lds_K']}): {out['lds_signal_var_explained_train']:.0%} of the training conditions' "
+             f"variance explained, {out['lds_signal_var_explained_test']:.0%} of held-out conditions predicted "
+             f"forward from their inferred initial states.")
+    run.note(f"E/I network (N={out['ei_N']}, K={out['ei_K']}): {out['ei_signal_var_explained_train']:.0%} train / "
+             f"{out['ei_signal_var_explained_test']:.0%} held-out, with {out['ei_dale_violations']} Dale "
+             f"violations and self-containment residual {out['ei_self_containment_residual']:.1e}.")
+    run.note(f"SOC: α(W) from {out['soc_alpha_initial']:.1f} to {out['soc_alpha_final']:.3f} in "
+             f"{out['soc_iterations']} iterations; its preferred initial condition evokes "
+             f"{out['soc_energy_ratio_a1_vs_random']:.1f}x the energy of random ones.")
+    run.note(f"Gain learning: error 1 - R² from {out['learning_error_initial']:.2f} to "
+             f"{out['learning_error_final_mean']:.2f} (mean of {cfg.sessions} sessions) with the connectivity "
+             f"fixed; learned gains {out['learning_gain_mean']:.3f} ± {out['learning_gain_sd']:.3f}.")
+    return out
