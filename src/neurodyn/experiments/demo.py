@@ -31,6 +31,7 @@ from sklearn.decomposition import PCA
 
 from neurodyn.analysis import evoked_energy, henrici, observability_gramian, preferred_initial_conditions
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.experiments.lds_fit import transition_bin
 from neurodyn.report.figures import new_figure, plot_spectrum
 
 
@@ -92,15 +93,11 @@ def _recordings(cfg, run: Run, out: dict):
     return data, Y
 
 
-def _transition_bin(t_ms, transition_ms):
-    return int(np.searchsorted(t_ms, transition_ms))
-
-
 def _lds(cfg, run: Run, data, Y, out: dict):
     from neurodyn.models.lds import LDS, signal_variance_explained
 
     C = Y.shape[0]
-    tb = _transition_bin(data.t_ms, cfg.transition_ms)
+    tb = transition_bin(data.t_ms, cfg.transition_ms)
     test = np.arange(C) % 4 == 1
     model = LDS(cfg.lds_latents, transition=tb, max_iter=cfg.lds_iter).fit(Y[~test])
     sve_train = signal_variance_explained(Y[~test], model.predict())
@@ -138,7 +135,7 @@ def _ei_subspace(cfg, run: Run, data, Y, out: dict):
     from neurodyn.models.lds import signal_variance_explained
 
     C = Y.shape[0]
-    tb = _transition_bin(data.t_ms, cfg.transition_ms)
+    tb = transition_bin(data.t_ms, cfg.transition_ms)
     test = np.arange(C) % 4 == 1
     model = EISubspaceNetwork(cfg.ei_units, cfg.ei_latents, tb, max_iter=cfg.ei_iter, w_iter=cfg.ei_w_iter,
                               seed=cfg.seed).fit(Y[~test])

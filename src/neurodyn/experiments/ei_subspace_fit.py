@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from neurodyn.data import load, load_example, soft_normalize
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.experiments.lds_fit import load_rates as load_lds_rates
+from neurodyn.experiments.lds_fit import transition_bin
 from neurodyn.models.ei_subspace import EISubspaceNetwork
 from neurodyn.models.lds import signal_variance_explained
 from neurodyn.report.figures import new_figure, plot_spectrum
@@ -46,24 +47,10 @@ class EISubspaceFitConfig(ExperimentConfig):
     test_every: int = Field(4, ge=2, description="every test_every-th condition (from 1) is held out")
 
 
-def _transition_bin(t_ms, transition_ms):
-    if transition_ms is None:
-        return None
-    k = int(np.searchsorted(t_ms, transition_ms))
-    if k < 2 or k > t_ms.size - 1:
-        raise ValueError(f"transition_ms={transition_ms}: expected a time inside the window "
-                         f"({t_ms[2]:.0f} to {t_ms[-1]:.0f} ms)")
-    return k
-
-
 def load_rates(cfg):
     """Data, soft-normalised rates and the transition bin for a config with data/t_min/t_max/soft_norm."""
-    data = load_example("hatsopoulos2007") if cfg.data is None else load(cfg.data)
-    lo = -np.inf if cfg.t_min_ms is None else cfg.t_min_ms
-    hi = np.inf if cfg.t_max_ms is None else cfg.t_max_ms
-    data = data.select_time(lo, hi)
-    Y = data.rates if cfg.soft_norm is None else soft_normalize(data.rates, cfg.soft_norm)
-    return data, Y, _transition_bin(data.t_ms, cfg.transition_ms)
+    data, Y = load_lds_rates(cfg)
+    return data, Y, transition_bin(data.t_ms, cfg.transition_ms)
 
 
 @experiment("ei-subspace-fit", EISubspaceFitConfig,

@@ -56,7 +56,19 @@ class LDSFitConfig(ExperimentConfig):
     n_boot: int = Field(0, ge=0, description="bootstrap refits over trials (needs single trials)")
 
 
-def _transition_bin(t_ms: np.ndarray, transition_ms: float | None) -> int | None:
+def load_rates(cfg):
+    """The dataset of a config with ``data``/``t_min_ms``/``t_max_ms``/``soft_norm`` keys (bundled M1 data
+    when ``data`` is None), cut to the time window, and its rates soft-normalised ``r / (range + c)``."""
+    data = load_example("hatsopoulos2007") if cfg.data is None else load(cfg.data)
+    lo = -np.inf if cfg.t_min_ms is None else cfg.t_min_ms
+    hi = np.inf if cfg.t_max_ms is None else cfg.t_max_ms
+    data = data.select_time(lo, hi)
+    Y = data.rates if cfg.soft_norm is None else soft_normalize(data.rates, cfg.soft_norm)
+    return data, Y
+
+
+def transition_bin(t_ms: np.ndarray, transition_ms: float | None) -> int | None:
+    """Index of the first bin of the go epoch (piecewise-constant inputs of seed 001 §9)."""
     if transition_ms is None:
         return None
     k = int(np.searchsorted(t_ms, transition_ms))
@@ -71,11 +83,7 @@ def _transition_bin(t_ms: np.ndarray, transition_ms: float | None) -> int | None
             "signal variance, eigenvalues, Henrici non-normality.",
             quick={"n_latents": 4, "grid_K": [], "max_iter": 40, "t_min_ms": -200.0, "t_max_ms": 300.0})
 def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
-    data = load_example("hatsopoulos2007") if cfg.data is None else load(cfg.data)
-    lo = -np.inf if cfg.t_min_ms is None else cfg.t_min_ms
-    hi = np.inf if cfg.t_max_ms is None else cfg.t_max_ms
-    data = data.select_time(lo, hi)
-    Y = data.rates if cfg.soft_norm is None else soft_normalize(data.rates, cfg.soft_norm)
+    data, Y = load_rates(cfg)
     scale = 1.0 if cfg.soft_norm is None else (np.ptp(data.rates.reshape(-1, data.n_neurons), axis=0) + cfg.soft_norm)
     C, T, N = Y.shape
     if C < 2:
@@ -84,16 +92,16 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
     if cfg.grid_K or cfg.grid_transition_ms:
         Ks = cfg.grid_K or [cfg.n_latents]
         trs = cfg.grid_transition_ms or [cfg.transition_ms]
-        res = grid_search_lds(Y, Ks, [_transition_bin(data.t_ms, t) for t in trs],
+        res = grid_search_lds(Y, Ks, [transition_bin(data.t_ms, t) for t in trs],
                               n_folds=min(cfg.grid_folds, C), max_iter=min(cfg.max_iter, 100))
         K = res["best_K"]
-        tr_ms = trs[[_transition_bin(data.t_ms, t) for t in trs].index(res["best_transition"])]
+        tr_ms = trs[[transition_bin(data.t_ms, t) for t in trs].index(res["best_transition"])]
         run.save_array("grid_mse", res["mse"])
         run.table("grid search: held-out MSE", ["K \\ transition (ms)"] + [str(t) for t in trs],
                   [[k] + [f"{v:.4g}" for v in row] for k, row in zip(Ks, res["mse"])])
     if K > N:
         raise ValueError(f"n_latents={K}: expected at most the number of neurons ({N})")
-    tb = _transition_bin(data.t_ms, tr_ms)
+    tb = transition_bin(data.t_ms, tr_ms)
     model = LDS(K, tb, max_iter=cfg.max_iter, tol=cfg.tol).fit(Y)
     pred_train = model.predict()
     sve_train = signal_variance_explained(Y, pred_train)
