@@ -181,6 +181,9 @@ def sweep_cmd(
                            quiet=quiet)
     except (ConfigError, FileNotFoundError, ValueError, TypeError) as exc:
         _fail(str(exc).splitlines()[0])
+    except KeyboardInterrupt:
+        _err.print(f"interrupted: finished points are kept in {out}; run the same command again to resume")
+        raise typer.Exit(130)
     _out.print(f"sweep {out}: {counts['ok']} ok, {counts['error']} failed, {counts['skipped']} already done "
                f"(of {counts['total']}); table: {out / 'results.csv'}")
 

@@ -256,6 +256,7 @@ def run_sweep(sweep_file: str | Path, out: str | Path, *, scheduler: str | None 
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=50)
             client = Client(cluster)
+        futures = []
         try:
             futures = [client.submit(run_point, spec.experiment, str(out / "points" / point_id(p)),
                                      _merge(spec.fixed, p), spec.quick, key=f"point-{point_id(p)}", pure=False)
@@ -266,10 +267,16 @@ def run_sweep(sweep_file: str | Path, out: str | Path, *, scheduler: str | None 
                 st = fut.result()
                 counts["ok" if st["status"] == "ok" else "error"] += 1
                 _write_table(out, spec)
+        except KeyboardInterrupt:
+            # Ctrl-C: stop promptly. Running points are abandoned (they have no status.json and are rerun on
+            # resume); finished points are already on disk.
+            client.cancel(futures, force=True)
+            _write_table(out, spec)
+            raise
         finally:
-            client.close()
+            client.close(timeout=10)
             if cluster is not None:
-                cluster.close()
+                cluster.close(timeout=10)
     _write_table(out, spec)
     _summary_figure(out, spec)
     return counts
