@@ -16,6 +16,8 @@ Each is an immutable, hashable dataclass, so it can be a static argument of a ji
 
 from __future__ import annotations
 
+import abc
+
 from dataclasses import dataclass
 
 import jax.numpy as jnp
@@ -26,13 +28,14 @@ from neurodyn._validate import fail
 __all__ = ["GainFunction", "Linear", "PositiveTanh", "Tanh", "positive_rate_input"]
 
 
-class GainFunction:
+class GainFunction(abc.ABC):
     """Base class: ``f(x, g)`` elementwise, slope ``g`` at x = 0."""
 
     linear: bool = False
 
-    def __call__(self, x, g=1.0):  # pragma: no cover - abstract
-        raise TypeError(f"{type(self).__name__} does not define a gain function")
+    @abc.abstractmethod
+    def __call__(self, x, g=1.0):
+        """Firing rate (relative to baseline) of activity ``x`` at gain ``g``."""
 
 
 @dataclass(frozen=True)
