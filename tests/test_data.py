@@ -182,3 +182,20 @@ def test_bad_input(tmp_path):
     np.savez(tmp_path / "bad.npz", x=np.ones(3))
     with pytest.raises(ValueError, match="found: x"):
         load_npz(tmp_path / "bad.npz")
+
+
+def test_corrupt_and_truncated_files_give_one_line_errors(tmp_path):
+    from neurodyn.data import load
+
+    good = tmp_path / "ok.npz"
+    np.savez(good, rates=np.ones((2, 5, 4)), t_ms=np.arange(5.0))
+    raw = good.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="trunc.npz.*corrupt or truncated"):
+        load(tmp_path / "trunc.npz")
+    (tmp_path / "junk.mat").write_bytes(b"not a MATLAB file " * 20)
+    with pytest.raises(ValueError, match="junk.mat.*expected a readable MATLAB .mat file"):
+        load(tmp_path / "junk.mat")
+    (tmp_path / "junk.nwb").write_bytes(b"not an HDF5 file " * 20)
+    with pytest.raises(ValueError, match="junk.nwb.*expected a readable NWB file"):
+        load(tmp_path / "junk.nwb")

@@ -17,6 +17,8 @@ column (e.g. ``go_cue_time``), cut to a window, causally binned and grouped by a
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -68,8 +70,12 @@ def load_npz(path) -> PopulationData:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path={str(path)!r}: expected an existing .npz file")
-    with np.load(path, allow_pickle=False) as f:
-        return _from_arrays(lambda k: f[k], f.files, path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return _from_arrays(lambda k: f[k], f.files, path)
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        raise ValueError(f"path={str(path)!r}: expected a readable .npz file, the file is corrupt or truncated "
+                         f"({type(exc).__name__}: {exc})") from None
 
 
 def _is_v73(path: Path) -> bool:
@@ -119,12 +125,20 @@ def load_mat(path, *, trial_vars: Sequence[str] | None = None, bin_ms: int = 10,
     bin_ms = positive_int("bin_ms", bin_ms)
     if _is_v73(path):
         import h5py
-        with h5py.File(path, "r") as f:
+        try:
+            fh = h5py.File(path, "r")
+        except OSError as exc:
+            raise ValueError(f"path={str(path)!r}: expected a readable MATLAB v7.3 (HDF5) file ({exc})") from None
+        with fh as f:
             keys = [k for k in f.keys() if isinstance(f[k], h5py.Dataset) and not k.startswith("#")]
             # MATLAB writes column-major arrays: h5py sees the axes reversed
             return _from_arrays(lambda k: np.asarray(f[k][()]).T, keys, path)
     import scipy.io
-    mat = scipy.io.loadmat(path, squeeze_me=False, struct_as_record=True, mat_dtype=False)
+    try:
+        mat = scipy.io.loadmat(path, squeeze_me=False, struct_as_record=True, mat_dtype=False)
+    except (ValueError, TypeError, OSError, EOFError, NotImplementedError) as exc:
+        raise ValueError(f"path={str(path)!r}: expected a readable MATLAB .mat file, the file is corrupt, "
+                         f"truncated or not a .mat file ({type(exc).__name__}: {exc})") from None
     keys = [k for k in mat if not k.startswith("__")]
     if "rates" in keys or "spikes" in keys:
         return _from_arrays(lambda k: np.squeeze(mat[k]) if k not in ("rates", "counts", "spikes") else mat[k],
@@ -154,8 +168,12 @@ def load_nwb(path, *, event: str = "start_time", window_ms: tuple[float, float] 
     lo, hi = float(window_ms[0]), float(window_ms[1])
     if not hi > lo:
         fail("window_ms", window_ms, "(start, stop) with stop > start")
-    with pynwb.NWBHDF5IO(str(path), "r") as io:
+    try:
+        io = pynwb.NWBHDF5IO(str(path), "r")
         nwb = io.read()
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"path={str(path)!r}: expected a readable NWB file ({type(exc).__name__}: {exc})") from None
+    with io:
         if nwb.units is None or nwb.trials is None:
             raise ValueError(f"{path}: expected a units table and a trials table; found units="
                              f"{nwb.units is not None}, trials={nwb.trials is not None}")
