@@ -86,3 +86,15 @@ def test_report_compare(tmp_path):
     assert html.count("data:image/png;base64,") == 2 and "spectral_abscissa" in html
     res = runner.invoke(app, ["report", str(tmp_path)])
     assert res.exit_code == 2 and "expected a run folder" in res.output
+
+
+def test_failed_run_leaves_no_folder_and_bad_data_is_one_line(tmp_path):
+    good = tmp_path / "ok.npz"
+    np.savez(good, rates=np.ones((2, 5, 4)), t_ms=np.arange(5.0))
+    (tmp_path / "trunc.npz").write_bytes(good.read_bytes()[:100])
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["fit", "lds", "--data", str(tmp_path / "trunc.npz"), "--out", str(out)])
+    assert res.exit_code == 2 and "corrupt or truncated" in res.output
+    assert not out.exists()
+    res = runner.invoke(app, ["fit", "nosuchmodel", "--data", str(good)])
+    assert res.exit_code == 2 and "model='nosuchmodel': expected one of" in res.output and "lds" in res.output

@@ -255,7 +255,11 @@ def run_experiment(name: str, out: str | Path, *, config: dict[str, Any] | None 
     resolved = {"experiment": name, "quick": quick, **cfg.model_dump()}
     atomic_write_json(out / "config.json", resolved)
     t0 = time.perf_counter()
-    metrics = spec.fn(cfg, run)
+    try:
+        metrics = spec.fn(cfg, run)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # a failed run leaves no half-written run folder behind
+        raise
     seconds = time.perf_counter() - t0
     metrics = _check_metrics(name, {**metrics, "seconds": seconds})
     atomic_write_json(out / "metrics.json", metrics)
