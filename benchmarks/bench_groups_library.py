@@ -16,6 +16,8 @@ compilation excluded (one warm-up). Full: N = 200, 20 groups, 10 sessions x 5000
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 import argparse
 import os
 import platform
@@ -27,6 +29,9 @@ from threadpoolctl import threadpool_limits
 
 os.environ.setdefault("NEURODYN_QUIET", "1")
 
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import numpy_trial_error  # noqa: E402
 import neurodyn  # noqa: E402,F401
 from neurodyn.analysis import preferred_initial_conditions  # noqa: E402
 from neurodyn.connectivity import random_ei  # noqa: E402
@@ -40,26 +45,7 @@ def numpy_group_rule(W, x0, m, b, y, M, sessions, iterations, seed, *, tau=200.0
                      sd=0.001, alpha=0.3):
     """Plain NumPy group-tied eqs. (3.5)-(3.6) (own RNG: timing only)."""
     ne, T = m.size, y.size
-    yc = np.sum((y - y.mean()) ** 2)
-
-    def error(g):
-        def f(x):
-            return np.where(x < 0, r0 * np.tanh(g * x / r0), (rmax - r0) * np.tanh(g * x / (rmax - r0)))
-
-        def rhs(x):
-            return (-x + W @ f(x)) / tau
-
-        x = x0.copy()
-        z = np.empty(T)
-        z[0] = m @ f(x)[:ne] + b
-        for k in range(1, T):
-            k1 = rhs(x)
-            k2 = rhs(x + 0.5 * dt * k1)
-            k3 = rhs(x + 0.5 * dt * k2)
-            k4 = rhs(x + dt * k3)
-            x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            z[k] = m @ f(x)[:ne] + b
-        return np.sum((z - y) ** 2) / yc
+    error = numpy_trial_error(W, x0, m, b, y, tau=tau, dt=dt, r0=r0, rmax=rmax)
 
     rng = np.random.default_rng(seed)
     for _ in range(sessions):

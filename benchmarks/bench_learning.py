@@ -16,6 +16,8 @@ JAX/XLA uses its own thread pool. Medians over ``--repeats`` runs (compilation e
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 import argparse
 import os
 import platform
@@ -26,6 +28,9 @@ from threadpoolctl import threadpool_limits
 
 os.environ.setdefault("NEURODYN_QUIET", "1")
 
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import numpy_trial_error  # noqa: E402
 import neurodyn  # noqa: E402,F401
 from neurodyn.analysis import preferred_initial_conditions  # noqa: E402
 from neurodyn.connectivity import random_ei  # noqa: E402
@@ -37,26 +42,7 @@ def numpy_rule(W, x0, m, b, y, sessions, iterations, seed, *, tau=200.0, dt=2.5,
                sd=0.001, alpha=0.3):
     """Plain NumPy eqs. (3.5)-(3.6), one session after another (own RNG: timing only)."""
     n, ne, T = W.shape[0], m.size, y.size
-    yc = np.sum((y - y.mean()) ** 2)
-
-    def error(g):
-        def f(x):
-            return np.where(x < 0, r0 * np.tanh(g * x / r0), (rmax - r0) * np.tanh(g * x / (rmax - r0)))
-
-        def rhs(x):
-            return (-x + W @ f(x)) / tau
-
-        x = x0.copy()
-        z = np.empty(T)
-        z[0] = m @ f(x)[:ne] + b
-        for k in range(1, T):
-            k1 = rhs(x)
-            k2 = rhs(x + 0.5 * dt * k1)
-            k3 = rhs(x + 0.5 * dt * k2)
-            k4 = rhs(x + dt * k3)
-            x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            z[k] = m @ f(x)[:ne] + b
-        return np.sum((z - y) ** 2) / yc
+    error = numpy_trial_error(W, x0, m, b, y, tau=tau, dt=dt, r0=r0, rmax=rmax)
 
     rng = np.random.default_rng(seed)
     finals = []

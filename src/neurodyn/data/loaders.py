@@ -136,7 +136,7 @@ def load_mat(path, *, trial_vars: Sequence[str] | None = None, bin_ms: int = 10,
     import scipy.io
     try:
         mat = scipy.io.loadmat(path, squeeze_me=False, struct_as_record=True, mat_dtype=False)
-    except (ValueError, TypeError, OSError, EOFError, NotImplementedError) as exc:
+    except (ValueError, TypeError, OSError, EOFError) as exc:
         raise ValueError(f"path={str(path)!r}: expected a readable MATLAB .mat file, the file is corrupt, "
                          f"truncated or not a .mat file ({type(exc).__name__}: {exc})") from None
     keys = [k for k in mat if not k.startswith("__")]
