@@ -97,6 +97,29 @@ def speed_cost(dynamics: TrialDynamics, M, gamma, m, b, y_fast, y_slow, reg: flo
     return jnp.sum((z[0] - y_fast) ** 2) + jnp.sum((z[1] - y_slow) ** 2) + reg * jnp.sum(m**2)
 
 
+
+def _adam_minimise(loss, params, learning_rate: float, iterations: int, description: str, name: str):
+    """Adam (optax) on ``loss(params)`` for ``iterations`` jitted steps; returns the final params and the cost
+    history (one entry per step, plus the final cost). Raises when the cost stops being finite."""
+    iterations = positive_int("iterations", iterations)
+    opt = optax.adam(positive("learning_rate", learning_rate))
+    state = opt.init(params)
+
+    @jax.jit
+    def step(p, st):
+        c, gr = jax.value_and_grad(loss)(p)
+        up, st = opt.update(gr, st, p)
+        return optax.apply_updates(p, up), st, c
+
+    hist = []
+    for _ in progress(range(iterations), total=iterations, description=description):
+        params, state, c = step(params, state)
+        hist.append(float(c))
+        if not np.isfinite(hist[-1]):
+            raise FloatingPointError(f"{name}: the cost became NaN/inf; lower learning_rate")
+    hist.append(float(jax.jit(loss)(params)))
+    return params, hist
+
 def train_speed_backprop(dynamics: TrialDynamics, labels, y_fast, y_slow, readout: Readout, *,
                          iterations: int = 500, learning_rate: float = 1e-2, reg: float = 1e-3,
                          description: str = "speed backprop") -> SpeedBackpropResult:
@@ -115,23 +138,8 @@ def train_speed_backprop(dynamics: TrialDynamics, labels, y_fast, y_slow, readou
     m0 = jnp.asarray(readout.m).reshape(-1)
     b0 = jnp.asarray(readout.b).reshape(-1)[0]
     params = {"gamma": jnp.ones(M.shape[1]), "m": m0, "b": b0}
-    opt = optax.adam(positive("learning_rate", learning_rate))
-    state = opt.init(params)
     loss = lambda p: speed_cost(dynamics, M, p["gamma"], p["m"], p["b"], yf, ys, reg)  # noqa: E731
-
-    @jax.jit
-    def step(p, st):
-        c, gr = jax.value_and_grad(loss)(p)
-        up, st = opt.update(gr, st, p)
-        return optax.apply_updates(p, up), st, c
-
-    hist = []
-    for _ in progress(range(iterations), total=iterations, description=description):
-        params, state, c = step(params, state)
-        hist.append(float(c))
-        if not np.isfinite(hist[-1]):
-            raise FloatingPointError("train_speed_backprop: the cost became NaN/inf; lower learning_rate")
-    hist.append(float(jax.jit(loss)(params)))
+    params, hist = _adam_minimise(loss, params, learning_rate, iterations, description, "train_speed_backprop")
     gamma = np.asarray(params["gamma"])
     return SpeedBackpropResult(np.asarray(hist), gamma, np.asarray(M) @ gamma,
                                Readout(np.asarray(params["m"])[None], np.atleast_1d(np.asarray(params["b"]))))
@@ -208,22 +216,7 @@ def train_speed_manifold(dynamics: TrialDynamics, labels, x0s, targets, readout:
         z = manifold_outputs(dynamics, M, fast_of(p), p["gs"], lam_of(p)[idxj], Xj, p["m"], p["b"])
         return jnp.sum((z - Yj[idxj]) ** 2) + reg * jnp.sum(p["m"] ** 2)
 
-    opt = optax.adam(positive("learning_rate", learning_rate))
-    state = opt.init(params)
-
-    @jax.jit
-    def step(p, st):
-        c, gr = jax.value_and_grad(loss)(p)
-        up, st = opt.update(gr, st, p)
-        return optax.apply_updates(p, up), st, c
-
-    hist = []
-    for _ in progress(range(positive_int("iterations", iterations)), total=iterations, description=description):
-        params, state, c = step(params, state)
-        hist.append(float(c))
-        if not np.isfinite(hist[-1]):
-            raise FloatingPointError("train_speed_manifold: the cost became NaN/inf; lower learning_rate")
-    hist.append(float(jax.jit(loss)(params)))
+    params, hist = _adam_minimise(loss, params, learning_rate, iterations, description, "train_speed_manifold")
     return SpeedManifoldResult(np.asarray(fast_of(params)), np.asarray(params["gs"]), np.asarray(lam_of(params)),
                                Readout(np.asarray(params["m"])[None], np.atleast_1d(np.asarray(params["b"]))),
                                np.asarray(hist))
@@ -276,22 +269,7 @@ def train_shape_speed(dynamics: TrialDynamics, labels, targets, readout: Readout
         z = shape_speed_outputs(dynamics, M, p["shapes"], p["gf"], p["gs"], lam_of(p), p["m"], p["b"])
         return jnp.sum((z - Yj) ** 2) + reg * jnp.sum(p["m"] ** 2)
 
-    opt = optax.adam(positive("learning_rate", learning_rate))
-    state = opt.init(params)
-
-    @jax.jit
-    def step(p, st):
-        c, gr = jax.value_and_grad(loss)(p)
-        up, st = opt.update(gr, st, p)
-        return optax.apply_updates(p, up), st, c
-
-    hist = []
-    for _ in progress(range(positive_int("iterations", iterations)), total=iterations, description=description):
-        params, state, c = step(params, state)
-        hist.append(float(c))
-        if not np.isfinite(hist[-1]):
-            raise FloatingPointError("train_shape_speed: the cost became NaN/inf; lower learning_rate")
-    hist.append(float(jax.jit(loss)(params)))
+    params, hist = _adam_minimise(loss, params, learning_rate, iterations, description, "train_shape_speed")
     return ShapeSpeedResult(np.asarray(params["shapes"]), np.asarray(params["gf"]), np.asarray(params["gs"]),
                             np.asarray(lam_of(params)),
                             Readout(np.asarray(params["m"])[None], np.atleast_1d(np.asarray(params["b"]))),
