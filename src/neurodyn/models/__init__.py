@@ -32,3 +32,6 @@ __all__ += ["EISubspaceNetwork"]
 from neurodyn.models.stim_lvm import StimLVM  # noqa: E402
 
 __all__ += ["StimLVM"]
+from neurodyn.models.base import NeurodynEstimator, NotFittedError, check_rates, load_model  # noqa: E402
+
+__all__ += ["NeurodynEstimator", "NotFittedError", "check_rates", "load_model"]
