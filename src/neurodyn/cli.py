@@ -6,7 +6,8 @@
     neurodyn demo [--out DIR] [--quick]
     neurodyn fit MODEL --data FILE [--set key=value ...] [--out DIR]
     neurodyn sweep SWEEP.toml [--out DIR] [--scheduler ADDRESS] [--workers N]
-    neurodyn report DIR... [--out FILE]
+    neurodyn report DIR... [--out FILE]      one run folder, or several side by side
+    neurodyn reproduce [EXP...] [--quick] [--out DIR] [--force]
 
 Errors in arguments, configs or input files print one line naming the argument, the value and what
 was expected, and exit with status 2.
@@ -72,7 +73,17 @@ def _run(name: str, config: Optional[Path], sets: list[str], out: Optional[Path]
     for k, v in metrics.items():
         table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
     _out.print(table)
+    _print_reference(name, metrics)
     _out.print(f"run folder: {out}  (open {out / 'report.html'})")
+
+
+def _print_reference(name: str, metrics: dict) -> None:
+    from neurodyn.experiments.base import compare_with_text
+    from neurodyn.report.terminal import reference_table
+
+    rows = compare_with_text(name, metrics)
+    if rows:
+        _out.print(reference_table(rows, title=f"{name}: compared with the text"))
 
 
 @app.command("list")
@@ -190,10 +201,11 @@ def sweep_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_dirs: list[Path] = typer.Argument(..., help="run folders to compare"),
+    run_dirs: list[Path] = typer.Argument(..., help="run folders: one to show, several to compare side by side"),
     out: Path = typer.Option(Path("comparison.html"), "--out", help="HTML file to write"),
 ) -> None:
-    """Compare run folders side by side in one HTML page."""
+    """Compare run folders side by side: configs (differing keys highlighted), metrics with their
+    difference, the texts' values, figures."""
     from neurodyn.report.html import compare_runs
 
     try:
@@ -201,6 +213,50 @@ def report_cmd(
     except ValueError as exc:
         _fail(str(exc))
     _out.print(f"wrote {path}")
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    experiments: list[str] = typer.Argument(None, help="experiments to run (default: all with text values)"),
+    quick: bool = typer.Option(False, "--quick", help="quick scale (minutes) instead of the texts' scale (hours)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder (default reproduce/quick or reproduce/full)"),
+    force: bool = typer.Option(False, "--force", help="rerun finished experiments instead of reusing them"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
+) -> None:
+    """Run every experiment with text values and write one report of all claims; rerun to resume."""
+    import shlex
+
+    from neurodyn.experiments.base import ConfigError
+    from neurodyn.report.reproduce import reproduce
+
+    set_quiet(quiet)
+    out = out or Path("reproduce") / ("quick" if quick else "full")
+
+    def started(name: str, reused: bool) -> None:
+        _err.print(f"{name}: {'finished run reused' if reused else 'running'}", highlight=False)
+
+    try:
+        summary = reproduce(out, quick=quick, experiments=experiments or None, force=force,
+                            command=shlex.join(["neurodyn", *sys.argv[1:]]), on_start=started)
+    except (ConfigError, ValueError, TypeError) as exc:
+        _fail(str(exc).splitlines()[0])
+    except KeyboardInterrupt:
+        _err.print(f"interrupted: finished runs are kept in {out}; run the same command again to resume")
+        raise typer.Exit(130)
+    c = summary["counts"]
+    table = Table(title="claims of the texts", show_header=True)
+    for col in ("experiment", "metric", "this run", "the text's value", "source", "status"):
+        table.add_column(col)
+    colour = {"agrees": "green", "disagrees": "red", "not measured": "dim", "run failed": "red"}
+    for r in summary["claims"]:
+        v = r["this_run"]
+        table.add_row(r["experiment"], r["metric"], f"{v:.4g}" if isinstance(v, float) else str(v),
+                      f"{r['text_value']} ({r['criterion']})", r["source"],
+                      f"[{colour[r['status']]}]{r['status']}[/]")
+    _out.print(table)
+    _out.print(f"{c['agrees']} agree, {c['disagrees']} disagree, {c['not measured']} not measured, "
+               f"{c['run failed']} in failed runs; {summary['wall_seconds'] / 60:.1f} min. "
+               f"Report: {out / 'report.html'}")
 
 
 def main() -> None:

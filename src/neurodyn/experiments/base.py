@@ -5,23 +5,35 @@ pydantic config class (unknown keys, wrong types and out-of-range values are rej
 path) and a ``quick`` dict of overrides for the small test scale. `run_experiment` resolves the
 config, times the main computation (compilation included: ``seconds`` in metrics.json) and writes::
 
-    OUT/config.json    resolved config (as given plus defaults), experiment name, quick flag
-    OUT/metrics.json   flat JSON object of named numbers/booleans (lists of numbers allowed), with `seconds`
+    OUT/config.json    resolved config (as given plus defaults), experiment name, quick flag and
+                       ``provenance`` (UTC start, command line, versions, git commit, input sha256)
+    OUT/metrics.json   named numbers/booleans (lists of numbers allowed), with `seconds`, and under
+                       ``reference`` the comparison of the run with the texts' values
     OUT/arrays.npz     arrays the experiment stored
     OUT/*.png          figures
     OUT/report.html    self-contained report (figures embedded)
 
 Every file is written atomically. An existing run folder is never overwritten without ``force``.
+
+Each experiment module ends with one `describe` call: the meaning and unit of each metric and, where
+a text reports a value, a `Reference` (the text's value, its section/figure and the tolerance that
+counts as agreement). `compare_with_text` evaluates the references on a run's metrics.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
 import math
 import platform
+import shlex
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -33,8 +45,9 @@ from neurodyn.progress import progress as _progress
 
 T = TypeVar("T")
 
-__all__ = ["ConfigError", "ExperimentConfig", "Run", "describe_config", "experiment", "get_experiment",
-           "list_experiments", "resolve_config", "run_experiment"]
+__all__ = ["ConfigError", "ExperimentConfig", "MetricInfo", "Reference", "Run", "compare_with_text", "describe",
+           "describe_config", "experiment", "get_experiment", "list_experiments", "metric_info", "provenance",
+           "resolve_config", "run_experiment"]
 
 
 class ConfigError(ValueError):
@@ -237,9 +250,253 @@ def software_versions() -> dict[str, str]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------------
+# Metric declarations and the texts' values
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric means and its unit (``""`` for a pure number, a fraction or a count)."""
+
+    meaning: str
+    unit: str = ""
+
+
+_RELATIONS = ("approx", "below", "above", "equal", "ratio")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A value a text reports for a metric, where it reports it, and what counts as agreement.
+
+    ``value`` is a number, a boolean, or the name of another metric of the same run (a level the run
+    computes itself, e.g. the chance projection ``sqrt(K/N)``). Agreement of this run's value ``x``:
+
+    ========  =====================================
+    approx    ``|x - value| <= tol``
+    below     ``x < value``
+    above     ``x > value``
+    equal     ``x == value`` (booleans, counts)
+    ratio     ``value / tol <= x <= value * tol`` (``tol > 1``)
+    ========  =====================================
+
+    ``text`` is the text's statement of the value (as the text words it), ``source`` the text with
+    section and figure, ``scale`` the conditions under which the text reports it (a quick run at a
+    smaller scale may then disagree for that reason alone).
+    """
+
+    metric: str
+    value: float | bool | str
+    source: str
+    text: str
+    relation: str = "approx"
+    tol: float = 0.0
+    scale: str = ""
+
+    def __post_init__(self):
+        if self.relation not in _RELATIONS:
+            raise ValueError(f"relation={self.relation!r}: expected one of {', '.join(_RELATIONS)}")
+        if self.relation == "ratio" and not self.tol > 1:
+            raise ValueError(f"tol={self.tol!r}: expected a factor > 1 for relation='ratio'")
+        if self.relation == "approx" and not self.tol >= 0:
+            raise ValueError(f"tol={self.tol!r}: expected a tolerance >= 0 for relation='approx'")
+
+    def criterion(self, target: Any = None) -> str:
+        """The agreement rule in words, with ``target`` (the resolved value) when given."""
+        v = self.value if target is None else target
+        vt = _fmt_value(v) if not isinstance(v, str) else v
+        if self.relation == "approx":
+            return f"{vt} ± {_fmt_value(self.tol)}"
+        if self.relation == "below":
+            return f"< {vt}"
+        if self.relation == "above":
+            return f"> {vt}"
+        if self.relation == "equal":
+            return f"= {vt}"
+        return f"{vt} ×/÷ {_fmt_value(self.tol)}"
+
+    def agrees(self, x: Any, target: Any) -> bool | None:
+        """Whether ``x`` agrees with ``target``; None when either is missing or not a scalar."""
+        if x is None or target is None or isinstance(x, (list, dict)) or isinstance(target, (list, dict)):
+            return None
+        if self.relation == "equal":
+            return bool(x == target)
+        x, target = float(x), float(target)
+        if self.relation == "approx":
+            return bool(abs(x - target) <= self.tol)
+        if self.relation == "below":
+            return bool(x < target)
+        if self.relation == "above":
+            return bool(x > target)
+        lo, hi = sorted((target / self.tol, target * self.tol))
+        return bool(lo <= x <= hi)
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt_value(x) for x in v[:8]) + (", ...]" if len(v) > 8 else "]")
+    return str(v)
+
+
+@dataclass
+class Description:
+    metrics: dict[str, MetricInfo]
+    references: list[Reference]
+
+
+_COMMON_METRICS = {"seconds": MetricInfo("wall time of the experiment's computation, JAX compilation included", "s")}
+_DESCRIPTIONS: dict[str, Description] = {}
+UNDOCUMENTED = "undocumented"
+
+
+def describe(name: str, metrics: dict[str, MetricInfo | tuple[str, str] | str],
+             references: Iterable[Reference] = ()) -> None:
+    """Declare the meaning and unit of experiment ``name``'s metrics and the texts' values for them.
+
+    Keys of ``metrics`` are metric names or `fnmatch` patterns (``final_error_*``) for metrics whose
+    names carry a parameter; a value is a `MetricInfo`, a ``(meaning, unit)`` pair or a meaning.
+    """
+    infos: dict[str, MetricInfo] = {}
+    for key, info in metrics.items():
+        if isinstance(info, MetricInfo):
+            infos[key] = info
+        elif isinstance(info, str):
+            infos[key] = MetricInfo(info)
+        elif isinstance(info, tuple) and len(info) == 2:
+            infos[key] = MetricInfo(*info)
+        else:
+            raise TypeError(f"metrics[{key!r}]={info!r}: expected MetricInfo, (meaning, unit) or a meaning")
+    refs = list(references)
+    for r in refs:
+        if not isinstance(r, Reference):
+            raise TypeError(f"references: {r!r}: expected a Reference")
+    _DESCRIPTIONS[name] = Description(infos, refs)
+
+
+def _description(name: str) -> Description:
+    return _DESCRIPTIONS.get(name, Description({}, []))
+
+
+def metric_info(name: str, metric: str) -> MetricInfo | None:
+    """The declared `MetricInfo` of ``metric`` in experiment ``name`` (exact name first, then patterns)."""
+    infos = {**_COMMON_METRICS, **_description(name).metrics}
+    if metric in infos:
+        return infos[metric]
+    for key, info in infos.items():
+        if any(c in key for c in "*?[") and fnmatch.fnmatchcase(metric, key):
+            return info
+    return None
+
+
+def undeclared_metrics(name: str, metrics: Iterable[str]) -> list[str]:
+    """Metrics of a run that experiment ``name`` does not declare."""
+    return [m for m in metrics if m != "reference" and metric_info(name, m) is None]
+
+
+def references(name: str) -> list[Reference]:
+    """The texts' values declared for experiment ``name``."""
+    return list(_description(name).references)
+
+
+def compare_with_text(name: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per declared reference: metric, meaning, unit, this run, the text's value, source, agrees.
+
+    ``agrees`` is True/False, or None when the run lacks the metric (``this_run`` is then None).
+    """
+    rows = []
+    for ref in references(name):
+        info = metric_info(name, ref.metric) or MetricInfo(UNDOCUMENTED)
+        x = metrics.get(ref.metric)
+        target = metrics.get(ref.value) if isinstance(ref.value, str) else ref.value
+        shown = ref.text if not isinstance(ref.value, str) or target is None else (
+            f"{ref.text} (= {_fmt_value(target)} in this run)")
+        rows.append({"metric": ref.metric, "meaning": info.meaning, "unit": info.unit, "this_run": x,
+                     "text_value": shown, "criterion": ref.criterion(target), "source": ref.source,
+                     "scale": ref.scale, "agrees": ref.agrees(x, target)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# Provenance
+
+
+def _git_commit(path: Path) -> str | None:
+    """The commit of the git work tree holding ``path`` (``+dirty`` if it has changes), or None."""
+    try:
+        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None  # git absent or hanging: no commit to report
+    commit = head.stdout.strip()
+    return commit + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _input_files(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{dotted key: path}`` for every string config value that names an existing file."""
+    out: dict[str, str] = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_input_files(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            for i, item in enumerate(v):
+                if isinstance(item, str) and item and Path(item).is_file():
+                    out[f"{key}[{i}]"] = item
+        elif isinstance(v, str) and v and ("/" in v or "." in v) and Path(v).is_file():
+            out[key] = v
+    return out
+
+
+def _command_line() -> str:
+    """This process's command line; ``python -m neurodyn`` written as such."""
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "neurodyn":
+        argv = [sys.executable, "-m", "neurodyn", *argv[1:]]
+    return shlex.join(argv)
+
+
+def provenance(config: dict[str, Any], command: str | None = None) -> dict[str, Any]:
+    """When, how and on what a run was made.
+
+    ``started_utc`` (ISO 8601), ``command`` (the exact command line, ``sys.argv`` unless given),
+    ``neurodyn_version``, ``git_commit`` (None where git or a work tree is absent), ``host`` and
+    ``inputs``: ``{config key: {"path", "sha256", "bytes"}}`` for each config value naming a file.
+    """
+    import neurodyn
+
+    inputs = {}
+    for key, path in _input_files(config).items():
+        p = Path(path)
+        inputs[key] = {"path": str(p.resolve()), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return {"started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command if command is not None else _command_line(),
+            "neurodyn_version": getattr(neurodyn, "__version__", None),
+            "git_commit": _git_commit(Path(neurodyn.__file__).resolve().parent),
+            "host": platform.node(), "inputs": inputs}
+
+
 def run_experiment(name: str, out: str | Path, *, config: dict[str, Any] | None = None, quick: bool = False,
-                   seed: int | None = None, force: bool = False) -> dict[str, Any]:
-    """Run experiment ``name`` into folder ``out`` and return its metrics."""
+                   seed: int | None = None, force: bool = False, command: str | None = None) -> dict[str, Any]:
+    """Run experiment ``name`` into folder ``out`` and return its metrics.
+
+    ``command`` is recorded in the provenance (default: this process's command line).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -253,6 +510,7 @@ def run_experiment(name: str, out: str | Path, *, config: dict[str, Any] | None 
     out.mkdir(parents=True, exist_ok=True)
     run = Run(out=out)
     resolved = {"experiment": name, "quick": quick, **cfg.model_dump()}
+    resolved["provenance"] = provenance(resolved, command)
     atomic_write_json(out / "config.json", resolved)
     t0 = time.perf_counter()
     try:
@@ -262,10 +520,13 @@ def run_experiment(name: str, out: str | Path, *, config: dict[str, Any] | None 
         raise
     seconds = time.perf_counter() - t0
     metrics = _check_metrics(name, {**metrics, "seconds": seconds})
-    atomic_write_json(out / "metrics.json", metrics)
+    comparison = compare_with_text(name, metrics)
+    atomic_write_json(out / "metrics.json", {**metrics, "reference": comparison})
     save_npz_atomic(out / "arrays.npz", **run.arrays)
     from neurodyn.report.html import write_run_report
 
+    info = {k: metric_info(name, k) or MetricInfo(UNDOCUMENTED) for k in metrics}
     write_run_report(out, title=f"neurodyn: {name}", summary=spec.summary, metrics=metrics, config=resolved,
-                     figures=run.figures, notes=run.notes, tables=run.tables, versions=software_versions())
+                     figures=run.figures, notes=run.notes, tables=run.tables, versions=software_versions(),
+                     metric_info={k: (v.meaning, v.unit) for k, v in info.items()}, reference=comparison)
     return metrics

@@ -163,3 +163,28 @@ def run_critical_gain(cfg: CriticalGainConfig, run: Run) -> dict:
         "max_rel_dev_linear": float(np.max(rel_lin)),
         "max_rel_dev_nonlinear": float(np.max(rel_nl)),
     }
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "critical-gain",
+    metrics={
+        "n_matrices": ("number of random E/I weight matrices tested", "count"),
+        "median_rel_dev_linear": ("median over matrices of |g_crit - 1/alpha(W)| / (1/alpha(W)), linear f_l",
+                                  "fraction"),
+        "median_rel_dev_nonlinear": ("median over matrices of |g_crit - 1/alpha(W)| / (1/alpha(W)), "
+                                     "nonlinear f (eq. 2.2)", "fraction"),
+        "max_rel_dev_linear": ("largest relative deviation of the critical gain from 1/alpha(W), linear f_l",
+                               "fraction"),
+        "max_rel_dev_nonlinear": ("largest relative deviation of the critical gain from 1/alpha(W), "
+                                  "nonlinear f", "fraction"),
+    },
+    references=[
+        Reference("median_rel_dev_linear", 0.0, "thesis §2.3.2, Fig. 2.2b (inset)",
+                  "critical gain g = 1/α(W): results 'lie very close to the theoretical prediction'", tol=0.05),
+        Reference("median_rel_dev_nonlinear", 0.0, "thesis §2.3.2, Fig. 2.2b",
+                  "critical gain g = 1/α(W): results 'lie very close to the theoretical prediction'", tol=0.05),
+    ],
+)

@@ -73,3 +73,27 @@ def run_nonnormal(cfg: NonnormalConfig, run: Run) -> dict:
              f"{alpha:.3f} < 1; the best initial condition is amplified {max_gain:.2f}x.")
     return {"spectral_abscissa": alpha, "frac_neurons_amplified": float(amplified.mean()),
             "max_transient_gain": max_gain, "henrici": hen}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "nonnormal-amplification",
+    metrics={
+        "spectral_abscissa": ("alpha(W): largest real part of W's eigenvalues; the linear network is stable "
+                              "for alpha < 1", ""),
+        "frac_neurons_amplified": ("share of neurons with |x_i(t)| > |x_i(0)| at some t > 0 after a random "
+                                   "unit-norm x0", "fraction"),
+        "max_transient_gain": ("largest amplification of any initial condition, max_t ||exp((W - I)t/tau)||_2",
+                               "ratio"),
+        "henrici": ("Henrici departure from normality of W, normalised: 0 normal, 1 maximally non-normal", ""),
+    },
+    references=[
+        Reference("spectral_abscissa", 0.98, "thesis §1.2.3, Fig. 1.5 (cf. §1.2.4)",
+                  "α(W) ≈ 0.98", tol=0.1, scale="N = 200, p = 0.1, w0 = 3"),
+        Reference("spectral_abscissa", 1.0, "thesis §1.2.3, Fig. 1.5", "α(W) < 1 (stable)", relation="below"),
+        Reference("frac_neurons_amplified", 0.0, "thesis §1.2.3, Fig. 1.5",
+                  "some neurons' activity grows transiently before decaying", relation="above"),
+    ],
+)
