@@ -262,7 +262,7 @@ class MetricInfo:
     unit: str = ""
 
 
-_RELATIONS = ("approx", "below", "above", "equal", "ratio")
+_RELATIONS = ("approx", "below", "above", "at_most", "at_least", "equal", "ratio")
 
 
 @dataclass(frozen=True)
@@ -276,6 +276,8 @@ class Reference:
     approx    ``|x - value| <= tol``
     below     ``x < value``
     above     ``x > value``
+    at_most   ``x <= value``
+    at_least  ``x >= value``
     equal     ``x == value`` (booleans, counts)
     ratio     ``value / tol <= x <= value * tol`` (``tol > 1``)
     ========  =====================================
@@ -311,6 +313,10 @@ class Reference:
             return f"< {vt}"
         if self.relation == "above":
             return f"> {vt}"
+        if self.relation == "at_most":
+            return f"≤ {vt}"
+        if self.relation == "at_least":
+            return f"≥ {vt}"
         if self.relation == "equal":
             return f"= {vt}"
         return f"{vt} ×/÷ {_fmt_value(self.tol)}"
@@ -328,6 +334,10 @@ class Reference:
             return bool(x < target)
         if self.relation == "above":
             return bool(x > target)
+        if self.relation == "at_most":
+            return bool(x <= target)
+        if self.relation == "at_least":
+            return bool(x >= target)
         lo, hi = sorted((target / self.tol, target * self.tol))
         return bool(lo <= x <= hi)
 
@@ -360,6 +370,8 @@ def describe(name: str, metrics: dict[str, MetricInfo | tuple[str, str] | str],
     Keys of ``metrics`` are metric names or `fnmatch` patterns (``final_error_*``) for metrics whose
     names carry a parameter; a value is a `MetricInfo`, a ``(meaning, unit)`` pair or a meaning.
     """
+    if name not in _REGISTRY:
+        raise ValueError(f"name={name!r}: expected a registered experiment (declare after its @experiment)")
     infos: dict[str, MetricInfo] = {}
     for key, info in metrics.items():
         if isinstance(info, MetricInfo):
@@ -386,10 +398,11 @@ def metric_info(name: str, metric: str) -> MetricInfo | None:
     infos = {**_COMMON_METRICS, **_description(name).metrics}
     if metric in infos:
         return infos[metric]
-    for key, info in infos.items():
-        if any(c in key for c in "*?[") and fnmatch.fnmatchcase(metric, key):
-            return info
-    return None
+    matches = [key for key in infos if any(c in key for c in "*?[") and fnmatch.fnmatchcase(metric, key)]
+    if not matches:
+        return None
+    # the most specific pattern wins: most literal characters (``a_max_*`` before ``a_*``)
+    return infos[max(matches, key=lambda k: len(k) - sum(k.count(c) for c in "*?"))]
 
 
 def undeclared_metrics(name: str, metrics: Iterable[str]) -> list[str]:

@@ -128,3 +128,37 @@ def run_dale_svd(cfg: DaleSVDConfig, run: Run) -> dict:
     run.note(f"sigma_1 grows as N^{expo:.3f} (theory 1/2); u_1 is a co-activation pattern in "
              f"{sum(co)}/{len(co)} matrices and v_1 a differential pattern in {sum(diff)}/{len(diff)}.")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "dale-svd",
+    metrics={
+        "sigma1_exponent": ("least-squares slope of log sigma_1 against log N over random Dale matrices", ""),
+        "u1_coactivation": ("in every random matrix the leading left singular vector u_1 has one sign "
+                            "(E/I co-activation)", ""),
+        "v1_differential": ("in every random matrix the leading right singular vector v_1 has opposite signs "
+                            "on E and I units (differential pattern)", ""),
+        "sigma1_fitted": ("largest singular value of the fitted subspace network's W", ""),
+        "u1_coactivation_fitted": ("u_1 of the fitted W has one sign", ""),
+        "v1_differential_fitted": ("v_1 of the fitted W has opposite E and I signs", ""),
+        "u1_same_sign_fraction_fitted": ("share of u_1's entries with its majority sign, fitted W", "fraction"),
+        "v1_differential_fraction_fitted": ("share of v_1's entries whose sign follows the E/I split, fitted W",
+                                            "fraction"),
+        "fitted_units": ("number of units of the fitted network", "count"),
+    },
+    references=[
+        Reference("sigma1_exponent", 0.5, "seed 001 Methods §14, Fig. 4",
+                  "σ_1 scales with the square root of the network size (exponent 1/2)", tol=0.1),
+        Reference("u1_coactivation", True, "seed 001 Methods §14, Fig. 4",
+                  "left singular vector: all elements have the same sign", relation="equal"),
+        Reference("v1_differential", True, "seed 001 Methods §14, Fig. 4",
+                  "right singular vector: E and I elements have opposite signs", relation="equal"),
+        Reference("u1_coactivation_fitted", True, "seed 001 Methods §14, Fig. 4",
+                  "the sign constraints apply to any matrix satisfying Dale's law", relation="equal"),
+        Reference("v1_differential_fitted", True, "seed 001 Methods §14, Fig. 4",
+                  "the sign constraints apply to any matrix satisfying Dale's law", relation="equal"),
+    ],
+)

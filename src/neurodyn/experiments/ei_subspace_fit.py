@@ -131,3 +131,34 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
              f"variance explained; self-containment residual {metrics['self_containment_residual']:.2e}, "
              f"balance residual {metrics['balance_residual']:.2e}, {metrics['dale_violations']} Dale violations.")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "ei-subspace-fit",
+    metrics={
+        "signal_var_explained_train": ("variance of the training conditions explained by noise-free forward "
+                                       "prediction (§12)", "fraction"),
+        "signal_var_explained_test": ("variance of the held-out conditions explained, initial states and inputs "
+                                      "inferred from their data (§12)", "fraction"),
+        "heldout_neuron_r2": ("R^2 of held-out neurons predicted from the latents inferred from the other "
+                              "neurons (never seen in the fit)", "fraction"),
+        "heldout_neuron_r2_baseline": ("R^2 of the same held-out neurons by the baseline predictor", "fraction"),
+        "self_containment_residual": ("||J W (I - J^+ J)|| / ||J W||: 0 when the task space is self-contained "
+                                      "(§10.1)", "ratio"),
+        "balance_residual": ("||W 1|| / || |W| 1 ||: 0 for exact E/I balance (§10.1)", "ratio"),
+        "dale_violations": ("wrong-sign or off-mask weights", "count"),
+        "eig_max_abs": ("largest |eigenvalue| of the task dynamics A = J W J^+, per time bin", "per bin"),
+        "W_spectral_radius": ("spectral radius of the network W, per time bin", "per bin"),
+        "lds_eig_max_abs": ("largest |eigenvalue| of the initialising LDS", "per bin"),
+        "stabilised_updates": ("W updates where the spectral-radius bound was active", "count"),
+        "n_units": ("network units N", "count"),
+        "n_latents": ("task-dynamics dimension K", "count"),
+        "n_iter": ("EM iterations run", "count"),
+        "estep_seconds_per_iter": ("mean wall time of one E-step", "s"),
+        "wstep_seconds_per_iter": ("mean wall time of one W update", "s"),
+        "loglik_per_bin": ("mean log-likelihood per observed bin (score)", "nats"),
+    },
+)

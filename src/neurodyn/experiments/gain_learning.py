@@ -171,3 +171,33 @@ def run_gain_learning(cfg: GainLearningConfig, run: Run) -> dict:
              f"{cfg.iterations} iterations; learned gains {metrics['gain_mean']:.3f} ± {metrics['gain_sd']:.3f} "
              "(thesis: about N(1, 0.157²)).")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "gain-learning",
+    metrics={
+        "error_initial": ("error 1 - R^2 (App. D) of the output against the novel target before learning", ""),
+        "error_final_mean": ("error 1 - R^2 after learning, mean over sessions", ""),
+        "error_final_sd": ("standard deviation over sessions of the final error", ""),
+        "gain_mean": ("mean of the learned gains (all neurons and sessions)", "gain"),
+        "gain_sd": ("standard deviation of the learned gains (all neurons and sessions)", "gain"),
+        "session_gain_corr_mean": ("mean Pearson correlation of the learned gain patterns between sessions", ""),
+        "readout_fit_error": ("error 1 - R^2 of the fitted readout against the initial target, gains 1", ""),
+        "backprop_error_*": ("final error 1 - R^2 of back-propagation training of the named parameters "
+                             "(gains, x0, W, rank-1 u v^T), mean over targets", ""),
+        "backprop_error_initial": ("error 1 - R^2 before back-propagation, mean over targets", ""),
+        "backprop_converged_fraction": ("share of back-propagation runs that met the stopping criterion",
+                                        "fraction"),
+    },
+    references=[
+        Reference("gain_mean", 1.0, "thesis §3.5, Fig. 3.3c", "Gaussian fit with a mean of 1", tol=0.05,
+                  scale="N = 200, 10 sessions x 5,000 iterations"),
+        Reference("gain_sd", 0.157, "thesis §3.5, Fig. 3.3c", "standard deviation σ ≈ 0.157", tol=0.05,
+                  scale="N = 200, 10 sessions x 5,000 iterations"),
+        Reference("error_final_mean", "error_initial", "thesis §3.5, Fig. 3.3b",
+                  "the error decreases during training", relation="below"),
+    ],
+)

@@ -175,3 +175,42 @@ def run_gain_tau(cfg: GainTauConfig, run: Run) -> dict:
              f"Frequencies are periodogram peaks of each neuron's rate deviation; frequency ratios are "
              f"medians over {int(osc.sum())} oscillating neurons, amplitude ratios over {int(ok.sum())}.")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "gain-tau-spectrum",
+    metrics={
+        "spec_imag_ratio_*": ("largest imaginary part of the spectrum of (gW - I)/tau in the named condition "
+                              "over that of the baseline (g = 1, tau = 200 ms)", "ratio"),
+        "spec_abscissa_*_per_s": ("spectral abscissa of (gW - I)/tau in the named condition", "1/s"),
+        "spec_abscissa_baseline_per_s": ("spectral abscissa of (W - I)/tau at g = 1, tau = 200 ms", "1/s"),
+        "final_decay_*": ("largest |x_i| in the last tenth of the nonlinear SOC simulation over the largest |x_i| overall, "
+                          "named condition", "ratio"),
+        "freq_ratio_*": ("median over neurons of the dominant firing-rate frequency in the named condition "
+                         "over that at baseline (nonlinear SOC)", "ratio"),
+        "amp_ratio_*": ("median over neurons of the largest firing-rate deviation from baseline in the named "
+                        "condition over that at baseline", "ratio"),
+        "baseline_frequency_hz": ("median dominant oscillation frequency of the SOC rates at baseline", "Hz"),
+        "n_neurons_oscillating": ("neurons with a spectral peak in every condition", "count"),
+        "soc_alpha": ("spectral abscissa of the stability-optimised circuit", ""),
+        "soc_iterations": ("gradient steps of the stability optimisation", "count"),
+        "n_neurons_measured": ("neurons entering the frequency and amplitude medians", "count"),
+    },
+    references=[
+        Reference("freq_ratio_half_tau", 2.0, "thesis §2.5, Fig. 2.4a",
+                  "halving τ causes a doubling of the frequency", tol=0.2),
+        Reference("amp_ratio_half_tau", 1.0, "thesis §2.5, Fig. 2.4a",
+                  "only the frequency of the neuronal dynamics is affected", tol=0.2),
+        Reference("freq_ratio_double_gain", 2.0, "thesis §2.5, Fig. 2.4b",
+                  "when doubling the gain g, the frequency also approximately doubles", tol=0.4),
+        Reference("amp_ratio_double_gain", 1.0, "thesis §2.5, Fig. 2.4b",
+                  "doubling g causes an increase in the amplitude", relation="above"),
+        Reference("spec_imag_ratio_half_tau", 2.0, "thesis §2.4, Fig. 2.3 (App. A, Lemma 1)",
+                  "halving τ doubles the imaginary parts of the eigenvalues", tol=1e-6),
+        Reference("spec_imag_ratio_double_gain", 2.0, "thesis §2.4, Fig. 2.3 (App. A, Lemma 1)",
+                  "doubling g doubles the imaginary parts of the eigenvalues", tol=1e-6),
+    ],
+)

@@ -121,3 +121,30 @@ def run_gain_variability(cfg: GainVariabilityConfig, run: Run) -> dict:
     run.note(f"Correlation between l and the best gain with readouts fixed at g = 1: "
              f"{metrics['corr_best_gain_vs_l']:.2f} (negative: larger gains suit more variable targets).")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "gain-variability",
+    metrics={
+        "corr_best_gain_vs_l": ("Pearson correlation between a target's autocorrelation length l and the global "
+                                "gain of maximal R^2, readouts fit at g = 1 (fit b)", ""),
+        "corr_best_gain_vs_l_independent": ("the same correlation with readouts fit independently per gain "
+                                            "(fit a)", ""),
+        "corr_best_gain_vs_l_fit_g2": ("the same correlation with readouts fit at g = 2 (fit c)", ""),
+        "r2_independent_min": ("smallest R^2 over gains and targets with independently fit readouts", ""),
+        "best_gain_fit_g1": ("per target, the global gain of maximal R^2 (fit b)", "gain"),
+        "best_gain_independent": ("per target, the global gain of maximal R^2 (fit a)", "gain"),
+        "r2_g1_mean": ("mean R^2 over targets at g = 1 (fit b)", ""),
+    },
+    references=[
+        Reference("corr_best_gain_vs_l", 0.0, "thesis §2.6, Fig. 2.6b",
+                  "strong positive correlation between gain and target variability (negative with l)",
+                  relation="below"),
+        Reference("corr_best_gain_vs_l_independent", 0.0, "thesis §2.6, Fig. 2.6a",
+                  "strong positive correlation between global gain and target variability (negative with l)",
+                  relation="below"),
+    ],
+)

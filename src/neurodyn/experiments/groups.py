@@ -211,3 +211,54 @@ def run_groups_multi(cfg: GroupsMultiConfig, run: Run) -> dict:
     run.save_figure(fig, "groups_multi", "Thesis Fig. 4.2a-b: minimum errors with one grouping shared by q movements, "
                                          "and improvement over neuron-specific modulation per movement")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "groups",
+    metrics={
+        "error_initial": ("error 1 - R^2 against the novel target before learning", ""),
+        "final_error_neuron_specific": ("final error with neuron-specific gains, mean over sessions", ""),
+        "final_error_random_*": ("final error with the given number of random modulatory groups, mean over "
+                                 "sessions", ""),
+        "final_error_specialised_*": ("final error with the given number of k-means (specialised) groups, mean "
+                                      "over sessions", ""),
+        "multi_final_error_neuron_specific": ("final error with neuron-specific gains on the further targets "
+                                              "(Fig. 4.1c), mean", ""),
+        "multi_final_error_*": ("final error on the further targets (Fig. 4.1c) with the named grouping, mean", ""),
+    },
+    references=[
+        Reference("final_error_specialised_10", "final_error_neuron_specific", "thesis §4.2, Fig. 4.1b",
+                  "10 specialised groups substantially outperform neuron-specific modulation", relation="below",
+                  scale="N = 200, 10 sessions x 5,000 iterations"),
+        Reference("final_error_specialised_10", "final_error_random_20", "thesis §4.2, Fig. 4.1b",
+                  "10 specialised groups substantially outperform any number of random groups", relation="below",
+                  scale="N = 200, 10 sessions x 5,000 iterations"),
+        Reference("final_error_random_20", "final_error_neuron_specific", "thesis §4.2, Fig. 4.1b",
+                  "20 random groups yield a similar performance as neuron-specific modulation", relation="ratio",
+                  tol=2.0, scale="N = 200, 10 sessions x 5,000 iterations"),
+        Reference("multi_final_error_specialised_20", "multi_final_error_neuron_specific", "thesis §4.2, Fig. 4.1c",
+                  "20 specialised groups substantially outperform neuron-specific modulation", relation="below",
+                  scale="5 targets, 20 groups"),
+        Reference("multi_final_error_specialised_20", "multi_final_error_random_20", "thesis §4.2, Fig. 4.1c",
+                  "20 specialised groups substantially outperform 20 random groups", relation="below",
+                  scale="5 targets, 20 groups"),
+    ],
+)
+
+describe(
+    "groups-multi",
+    metrics={
+        "neuron_specific_min_error": ("minimum error 1 - R^2 over training with neuron-specific gains, mean over "
+                                      "movements and sessions", ""),
+        "shared_*_min_error_per_q": ("per number q of movements sharing it, minimum error with the named "
+                                     "specialised grouping shared by movements 1..q, mean", ""),
+        "random_*_min_error": ("minimum error with the named number of random groups, mean", ""),
+        "own_*_min_error": ("minimum error with per-movement (own) specialised groups of the named size, mean",
+                            ""),
+        "*_improvement_per_movement": ("per movement, neuron-specific minimum error over that of the named "
+                                       "grouping (> 1: the grouping is better)", "ratio"),
+    },
+)

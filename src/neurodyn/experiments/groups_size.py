@@ -245,3 +245,33 @@ def run_groups_size(cfg: GroupsSizeConfig, run: Run) -> dict:
         run.save_figure(fig, "groups_size_curves", "Thesis Fig. 4.4a (bottom): mean error during training with "
                                                    f"{cfg.curve_groups} random groups")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "groups-size",
+    metrics={
+        "sizes": ("network sizes N", "neurons"),
+        "initial_error_n*": ("error 1 - R^2 before learning for the network of the named size, mean", ""),
+        "min_error_n*_*": ("minimum error over training (Fig. 4.3a, blue) for the named size and number of "
+                           "groups (gN: neuron-specific), mean over targets and sessions", ""),
+        "final_error_n*_*": ("error at the last iteration for the named size and number of groups, mean", ""),
+        "iterations_to_1pct_median_n*_*": ("median number of iterations to come within 1 % of the minimum error "
+                                           "(Fig. 4.3a, red)", "iterations"),
+        "min_error_per_target_n*_*": ("per target, minimum error for the named size and number of groups", ""),
+        "group_counts_n*": ("numbers of groups tested for the network of the named size", "count"),
+        "min_error_per_count_n*": ("minimum error per number of groups (Fig. 4.3c), named size", ""),
+        "readouts*_min_error_n*_*": ("minimum error, mean of 1 - R^2 over K readouts (§4.5, Fig. 4.4), named K, "
+                                     "size and number of groups", ""),
+        "readouts*_min_error_per_count_n*": ("minimum error per number of groups with K readouts, named size",
+                                             ""),
+        "error_decreases_with_groups_all_sizes": ("for every size, the most groups give a lower minimum error than "
+                                                  "the fewest", ""),
+    },
+    references=[
+        Reference("error_decreases_with_groups_all_sizes", True, "thesis §4.4, Fig. 4.3c",
+                  "error falls with more random groups and saturates above about 10 groups, in all 3 networks", relation="equal"),
+    ],
+)

@@ -287,3 +287,46 @@ def _run(cfg: IcmsPreprocessConfig, run: Run) -> dict:
             "waveform_corr_during": float(np.median(corr_during)) if corr_during else float("nan"),
             "waveform_corr_post": float(np.median(corr_post)) if corr_post else float("nan"),
             "saturated_fraction": rec.saturated_fraction, "n_units": rec.n_units, "n_clipped_channels": n_clipped}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "icms-preprocess",
+    metrics={
+        "spike_recovery": ("true spikes recovered within 500 us in the stimulation window, synthetic "
+                           "stimulation (§3.6)", "fraction"),
+        "spike_fabrication": ("detected spikes matching no true spike, synthetic stimulation", "fraction"),
+        "spike_recovery_expected": ("predicted recovery: true spikes whose trough and neighbours survive the "
+                                    "clearing", "fraction"),
+        "spike_recovery_unclipped": ("spike recovery without amplifier clipping", "fraction"),
+        "spike_fabrication_unclipped": ("spike fabrication without amplifier clipping", "fraction"),
+        "spike_recovery_stim": ("spike recovery on the stimulated trials against their own known spikes",
+                                "fraction"),
+        "spike_fabrication_stim": ("spike fabrication on the stimulated trials", "fraction"),
+        "spike_recovery_stim_expected": ("predicted recovery on the stimulated trials", "fraction"),
+        "unit_channel_cleared_fraction": ("share of stimulation-window samples cleared on the units' peak "
+                                          "channels", "fraction"),
+        "synthetic_marked_fraction": ("share of samples marked as possibly saturated in the synthetic trials",
+                                      "fraction"),
+        "artifact_residual_db": ("power of (cleaned - true neural) over power of the true artifact", "dB"),
+        "noise_floor_db": ("power of the recording noise over power of the true artifact", "dB"),
+        "source_distance_error_mm": ("distance between the fitted and true stimulation sites (§3.3)", "mm"),
+        "source_x_mm_fit": ("fitted x position of the stimulation site", "mm"),
+        "source_y_mm_fit": ("fitted y position of the stimulation site", "mm"),
+        "v0_fit": ("fitted artifact amplitude constant v0 of v0 I / r", ""),
+        "gain_corrected_rate_error": ("||r_corr - r_true|| / ||r_true|| of the gain-corrected rates (§3.7)",
+                                      "fraction"),
+        "uncorrected_rate_error": ("the same without the gain correction", "fraction"),
+        "gain_mean": ("mean recovery gain G = Yhat / Y over units and bins", "ratio"),
+        "gain_expected_mean": ("mean predicted recovery gain (surviving trough fraction)", "ratio"),
+        "gain_abs_error": ("mean over units of |mean_t G - expected|", "ratio"),
+        "waveform_corr_during": ("median correlation of spike waveforms during stimulation with spontaneous "
+                                 "ones, 7 channels (§3.5)", ""),
+        "waveform_corr_post": ("the same after stimulation", ""),
+        "saturated_fraction": ("share of samples at the amplifier's saturation limits", "fraction"),
+        "n_units": ("simulated units", "count"),
+        "n_clipped_channels": ("channels that clip during stimulation", "count"),
+    },
+)

@@ -164,3 +164,30 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
              f"{sve_train:.1%} of the variance on training conditions and {sve_test:.1%} on held-out "
              f"conditions; max |eigenvalue| {np.max(np.abs(lam)):.3f}, Henrici {hen:.2f}.")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "lds-fit",
+    metrics={
+        "K": ("latent dimension of the fitted LDS (chosen by cross-validation when a grid is given)", "count"),
+        "transition_ms": ("hold->go input transition time", "ms from movement onset"),
+        "loglik": ("final EM log-likelihood of the training data", "nats"),
+        "n_iter": ("EM iterations run", "count"),
+        "signal_var_explained_train": ("fraction of variance of each training condition predicted forward, "
+                                       "noise-free, from its fitted initial state and inputs (§12)", "fraction"),
+        "signal_var_explained_test": ("the same for each held-out condition, its initial state and inputs "
+                                      "inferred from its data (leave-one-condition-out, §12)", "fraction"),
+        "heldout_neuron_r2": ("R^2 of held-out neurons predicted from the latents inferred from the other "
+                              "neurons (never seen in the fit)", "fraction"),
+        "heldout_neuron_r2_baseline": ("R^2 of the same held-out neurons by the baseline predictor", "fraction"),
+        "eig_max_abs": ("largest |eigenvalue| of A, per time bin of the data", "per bin"),
+        "henrici": ("Henrici departure from normality of A, normalised: 0 normal, 1 maximally non-normal (§9.2)",
+                    ""),
+        "bootstrap_eig_max_abs_median": ("median over bootstrap refits of the largest |eigenvalue| of A",
+                                         "per bin"),
+        "loglik_per_bin": ("mean log-likelihood per observed bin (score)", "nats"),
+    },
+)

@@ -96,3 +96,32 @@ def run_learning_variants(cfg: LearningVariantsConfig, run: Run) -> dict:
               [[k, f"{metrics[f'error_initial_{k}']:.4f}", f"{metrics[f'error_final_mean_{k}']:.4f}",
                 f"{metrics[f'error_final_sd_{k}']:.4f}"] for k in VARIANTS])
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "learning-variants",
+    metrics={
+        "readout_fit_error_*": ("error 1 - R^2 of the variant's readout fit against the initial target, gains 1",
+                                ""),
+        "error_initial_*": ("error 1 - R^2 against the novel target before learning, named variant", ""),
+        "error_final_mean_*": ("error 1 - R^2 after learning, mean over sessions, named variant", ""),
+        "error_final_sd_*": ("standard deviation over sessions of the final error, named variant", ""),
+        "gain_sd_*": ("standard deviation of the learned gains, named variant", "gain"),
+    },
+    references=[
+        Reference("error_final_mean_ramp", "error_final_mean_original", "thesis §3.6, Fig. 3.5a",
+                  "learning is slightly poorer with a ramping input", relation="above"),
+        Reference("error_final_mean_alternative", "error_final_mean_original", "thesis §3.6, Fig. 3.5a",
+                  "with the alternative rule the error decreases at a faster rate", relation="below"),
+        Reference("error_final_mean_chaotic", "error_final_mean_original", "thesis §3.6, Fig. 3.5a",
+                  "similar learning performance in the chaotic network", relation="ratio", tol=2.0),
+        Reference("error_final_mean_r0_5", "error_final_mean_original", "thesis §3.7, Fig. 3.6d",
+                  "better learning performance for r0 = 5 Hz than for r0 = 20 Hz", relation="below"),
+        Reference("gain_sd_r0_5", 0.157, "thesis §3.7, Fig. 3.6e",
+                  "a very similar distribution of gains: σ ≈ 0.157", tol=0.05,
+                  scale="N = 200, 10 sessions x 5,000 iterations"),
+    ],
+)

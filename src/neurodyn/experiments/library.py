@@ -120,3 +120,36 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
     run.save_figure(fig, "library", "Thesis Figs. 5.2-5.3: errors against library size (medians), distribution of "
                                     "learned gains, outputs of trained and randomly drawn gain patterns")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "library",
+    metrics={
+        "library_error_median": ("median error 1 - R^2 of the trained library movements (each learned target)", ""),
+        "median_fit_error": ("per library size l, median over libraries of the median over novel targets of the "
+                             "error of the convex fit of the outputs (Fig. 5.3c)", ""),
+        "median_output_error": ("per library size l, median error of the network output with the combined gain "
+                                "pattern against the novel target (Fig. 5.3c)", ""),
+        "median_fit_output_error": ("per library size l, median error between the convex fit and the network "
+                                    "output (Fig. 5.3c)", ""),
+        "fit_output_correlation": ("Pearson correlation between fit errors and output errors", ""),
+        "gain_mean": ("mean of the learned gains over all library gain patterns", "gain"),
+        "gain_sd": ("standard deviation of the learned gains over all library gain patterns", "gain"),
+        "output_spread_trained": ("spread across patterns of the outputs of the trained gain patterns", ""),
+        "output_spread_random_gains": ("spread of the outputs of gain patterns drawn at random from the learned "
+                                       "gain distribution (Fig. 5.2c)", ""),
+        "median_output_error_l*": ("median output error for the named library size", ""),
+        "median_fit_error_l*": ("median fit error for the named library size", ""),
+    },
+    references=[
+        Reference("gain_mean", 0.996, "thesis App. 5.B, Fig. 5.4",
+                  "mean mean (µ) of approximately 0.996 over 100 gain patterns", tol=0.05,
+                  scale="N = 400, 40 groups, 100 targets"),
+        Reference("gain_sd", 0.177, "thesis App. 5.B, Fig. 5.4",
+                  "mean over patterns of each pattern's σ ≈ 0.177 (this run: σ pooled over patterns)", tol=0.05,
+                  scale="N = 400, 40 groups, 100 targets"),
+    ],
+)

@@ -203,3 +203,38 @@ def run_manifold_perturbation(cfg: ManifoldPerturbationConfig, run: Run) -> dict
             "lesion_task_error": les_err, "lesion_manifold_max_angle_deg": les_angle,
             "n_lesioned_units": int(len(units)), "silenced_projection_task_error": sil_err,
             "dale_violations": model.dale_violations()}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "manifold-perturbation",
+    metrics={
+        "cooling_factor": ("cooling factor c: tau multiplied by c", ""),
+        "cooling_speed_ratio": ("fitted time-warp factor between cooled and original trajectories (> 1: slower)",
+                                "ratio"),
+        "cooled_manifold_variance_fraction": ("share of the cooled trajectory's variance inside the original "
+                                              "manifold", "fraction"),
+        "original_manifold_variance_fraction": ("share of the original trajectory's variance inside its manifold",
+                                                "fraction"),
+        "within_output_effect": ("RMS output change after a within-manifold state displacement over the RMS "
+                                 "output during movement", "ratio"),
+        "outside_output_effect": ("the same after an outside-manifold displacement of equal size", "ratio"),
+        "within_decay_ms": ("time for a within-manifold displacement to fall below size/e", "ms"),
+        "outside_decay_ms": ("time for an outside-manifold displacement to fall below size/e", "ms"),
+        "displacement_size": ("norm s of the state displacements", ""),
+        "baseline_task_error": ("task error 1 - R^2 of the unperturbed network", ""),
+        "cooled_task_error": ("task error of a whole cooled trial", ""),
+        "lesion_task_error": ("task error after the lesion", ""),
+        "lesion_manifold_max_angle_deg": ("largest principal angle between manifolds before and after the lesion",
+                                          "degrees"),
+        "n_lesioned_units": ("area-1 units removed", "count"),
+        "silenced_projection_task_error": ("task error with the area 1 -> area 2 projection silenced", ""),
+        "dale_violations": ("weights with the wrong sign for Dale's law", "count"),
+    },
+    references=[
+        Reference("cooling_speed_ratio", 1.0, "seed 000, Manipulating neural dynamics (Fig. 1e)",
+                  "cooling appears to slow down trajectories within-manifold", relation="above"),
+    ],
+)

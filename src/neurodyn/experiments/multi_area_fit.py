@@ -93,3 +93,21 @@ def run_multi_area_fit(cfg: MultiAreaFitConfig, run: Run) -> dict:
     run.note(f"{names.size} areas ({', '.join(f'{a}: {m} neurons' for a, m in zip(names, sizes))}), "
              f"{Y.shape[0]} sequences of {Y.shape[1]} bins, {cfg.latent_dim} latents per area.")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "multi-area-fit",
+    metrics={
+        "n_areas": ("number of recorded areas", "count"),
+        "n_sequences": ("sequences fitted (single trials, or condition averages)", "count"),
+        "loglik_per_bin": ("mean log-likelihood per observed bin of the fitted coupled LDS", "nats"),
+        "loglik_monotone": ("the EM log-likelihood never decreased", ""),
+        "rank_*": ("rank of the communication subspace B_{source->target} of the named pair (singular values "
+                   "above rel_tol x the largest)", "count"),
+        "pc_angle_max_deg_*": ("largest principal angle between the named pair's communication subspace and the "
+                               "source area's leading PCs", "degrees"),
+    },
+)

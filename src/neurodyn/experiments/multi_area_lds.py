@@ -102,3 +102,27 @@ def run_multi_area_lds(cfg: MultiAreaLDSConfig, run: Run) -> dict:
             "potent_variance_fit": float(fitted.potent_variance),
             "potent_variance_true": float(true.potent_variance),
             "potent_pc_max_angle_deg": float(fitted.pc_angles_deg.max())}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "multi-area-lds",
+    metrics={
+        "max_principal_angle_deg": ("largest principal angle between fitted and true communication spaces "
+                                    "(source or target)", "degrees"),
+        "max_angle_source_deg": ("largest principal angle, fitted vs true potent space in area 1", "degrees"),
+        "max_angle_target_deg": ("largest principal angle, fitted vs true target space in area 2", "degrees"),
+        "rrr_rank": ("communication rank chosen by cross-validated reduced-rank regression", "count"),
+        "em_rank": ("rank of the EM-fitted B_{1->2} (singular values above the threshold)", "count"),
+        "true_rank": ("rank of the simulated B_{1->2}", "count"),
+        "em_iterations": ("EM iterations run", "count"),
+        "loglik_monotone": ("the EM log-likelihood never decreased", ""),
+        "final_loglik_per_bin": ("final EM log-likelihood per time bin and trial", "nats"),
+        "potent_variance_fit": ("share of area-1 activity variance in the fitted potent space", "fraction"),
+        "potent_variance_true": ("share of area-1 activity variance in the true potent space", "fraction"),
+        "potent_pc_max_angle_deg": ("largest principal angle between the fitted potent space and area 1's top PCs",
+                                    "degrees"),
+    },
+)

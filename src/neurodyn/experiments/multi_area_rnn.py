@@ -199,3 +199,29 @@ def run_multi_area_rnn(cfg: MultiAreaRNNConfig, run: Run) -> dict:
             "min_q_go": float(fp_go.q.min()),
             "max_eig_real_delay_fp": float(max(f.eigenvalues[f.is_fixed].real.max() for f in fps if f.is_fixed.any()))
             if n_fixed else 0.0}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "multi-area-rnn",
+    metrics={
+        "task_error": ("task error 1 - R^2 (thesis App. D) of the output against the hand velocity", ""),
+        "task_r2": ("task R^2 of the output", ""),
+        "psth_r2": ("R^2 of area 1's rates mapped to the top M1 PCs, in sample", ""),
+        "psth_r2_heldout_condition": ("the same R^2 on a held-out reach direction (map fit on the others)", ""),
+        "dale_violations": ("weights with the wrong sign for Dale's law", "count"),
+        "final_loss": ("training loss at the last BPTT iteration", ""),
+        "n_delay_fixed_points": ("fixed points found in the delay epoch, all conditions", "count"),
+        "n_delay_stable": ("stable delay-epoch fixed points", "count"),
+        "n_delay_saddle": ("saddle delay-epoch fixed points", "count"),
+        "n_conditions_with_stable_delay_fp": ("conditions with at least one stable delay fixed point", "count"),
+        "delay_state_to_stable_fp_rel_dist": ("distance of the end-of-delay state to the nearest stable fixed "
+                                              "point over the state norm (-1: none)", "ratio"),
+        "n_go_fixed_points": ("fixed points found in the go epoch", "count"),
+        "n_go_stable": ("stable go-epoch fixed points", "count"),
+        "min_q_go": ("smallest q = ||F(x)||^2 / 2 among the go-epoch candidates (0 at a fixed point)", ""),
+        "max_eig_real_delay_fp": ("largest real part of the Jacobian eigenvalues at the delay fixed points", ""),
+    },
+)

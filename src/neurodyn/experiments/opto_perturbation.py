@@ -230,3 +230,45 @@ def run_opto(cfg: OptoConfig, run: Run) -> dict:
             "stim_distance_ratio_data": ratio_data, "eig_max_abs": float(np.max(np.abs(model.eigenvalues()))),
             "self_containment_residual": model.self_containment_residual(),
             "dale_violations": int(model.dale_violations())}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "opto-perturbation",
+    metrics={
+        "dynamics_space_projection": ("||J^+ J dnu|| / ||dnu|| of the stimulation response at stimulation end, "
+                                      "mean over conditions and draws", "fraction of norm"),
+        "dynamics_space_chance": ("chance level sqrt(K/N) of that projection", "fraction of norm"),
+        "dynamics_space_chance_exact": ("exact expected norm fraction of a random vector's projection on a "
+                                        "K-dimensional subspace of R^N", "fraction of norm"),
+        "activity_space_projection": ("norm fraction of the response in the network's task activity space (PCA, "
+                                      "95 % variance)", "fraction of norm"),
+        "activity_space_chance": ("chance level sqrt(k/N) for the activity space of dimension k",
+                                  "fraction of norm"),
+        "activity_space_dim": ("dimension k of the task activity space", "count"),
+        "decay_time_ms": ("time after stimulation offset for ||dnu|| to fall to 1/e, fitted network", "ms"),
+        "decay_time_truth_ms": ("the same decay time in the ground-truth network", "ms"),
+        "stim_delta_corr": ("correlation of predicted and true stimulation deltas, held-out conditions (§11)", ""),
+        "stim_delta_corr_post": ("the same after stimulation offset only", ""),
+        "stim_delta_corr_data": ("correlation of predicted and measured (noisy) stimulation deltas", ""),
+        "stim_delta_corr_ceiling": ("noise ceiling: correlation of measured and true deltas", ""),
+        "gamma_fitted_network": ("stimulation amplitude gamma used on the fitted network (§11)", ""),
+        "stim_distance_ratio_data": ("mean stimulation distance over task-space diameter measured on the data "
+                                     "(§7)", "ratio"),
+        "eig_max_abs": ("largest eigenvalue modulus of the fitted network's W (per 10-ms step)", ""),
+        "self_containment_residual": ("norm of the self-containment constraint residual of the fitted network "
+                                      "(§10.1)", ""),
+        "dale_violations": ("weights of the fitted network with the wrong sign for Dale's law", "count"),
+    },
+    references=[
+        Reference("dynamics_space_projection", "dynamics_space_chance", "seed 001 Methods §11, §14",
+                  "a random stimulation pattern has only a by-chance projection into the K-dimensional subspace J, "
+                  "sqrt(K/N)", relation="ratio", tol=2.0),
+        Reference("activity_space_projection", "activity_space_chance",
+                  "seed 001 Results (E/I network model reproduces optogenetic responses), Fig. 3g,h",
+                  "much greater projection into the leading dimensions of task-related variance than by chance",
+                  relation="above"),
+    ],
+)

@@ -275,3 +275,40 @@ def run_perturbation_design(cfg: PerturbationDesignConfig, run: Run) -> dict:
              f"norm under the same sign and expression constraints; chance fraction sqrt(K/N) = {chance:.3f}. "
              "Designed patterns are saved as designed_patterns_XX (masks x N) in arrays.npz.")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "perturbation-design",
+    metrics={
+        "n_units": ("network units N", "count"),
+        "n_latents": ("task-dynamics dimension K", "count"),
+        "chance_sqrt_K_over_N": ("chance projection sqrt(K/N) of a random pattern on the task-dynamics space "
+                                 "(seed 001 §14)", "fraction of norm"),
+        "unconstrained_dynamics_gain": ("largest ||Q^T dnu|| at offset per unit input norm without the opsin "
+                                        "constraints", ""),
+        "dynamics_space_gain_designed_over_random_*": ("mean ||Q^T dnu|| at offset, designed over random patterns "
+                                                       "of equal norm; suffix: % of E cells expressing", "ratio"),
+        "readout_effect_designed_over_random_*": ("readout change after offset, designed over random patterns",
+                                                  "ratio"),
+        "outside_design_dynamics_leak_*": ("||Q^T dnu|| / ||dnu|| at offset for the outside designs, mean over "
+                                           "masks", "fraction of norm"),
+        "outside_design_dynamics_leak_max_*": ("the same, largest over masks", "fraction of norm"),
+        "outside_design_post_offset_leak_*": ("max_t ||Q^T dnu_t|| / max_t ||dnu_t|| over the whole run, outside "
+                                              "designs", "fraction of norm"),
+        "designed_dynamics_fraction_*": ("||Q^T dnu|| / ||dnu|| at offset, designed patterns", "fraction of norm"),
+        "random_dynamics_fraction_*": ("||Q^T dnu|| / ||dnu|| at offset, random patterns", "fraction of norm"),
+        "designed_input_projection_*": ("||Q^T u|| / ||u|| of the designed input patterns", "fraction of norm"),
+        "random_input_projection_*": ("||Q^T u|| / ||u|| of the random input patterns", "fraction of norm"),
+        "designed_beats_random_share_*": ("smallest share over masks of random patterns the designed one beats",
+                                          "fraction"),
+        "designed_decay_time_ms_*": ("1/e decay time of ||dnu|| after offset, designed patterns", "ms"),
+        "random_decay_time_ms_*": ("1/e decay time of ||dnu|| after offset, random patterns", "ms"),
+        "designed_dynamics_decay_time_ms_*": ("1/e decay time of ||Q^T dnu|| after offset, designed patterns", "ms"),
+        "random_dynamics_decay_time_ms_*": ("1/e decay time of ||Q^T dnu|| after offset, random patterns", "ms"),
+        "designed_gain_over_unconstrained_*": ("designed gain per unit norm over the unconstrained optimum",
+                                               "ratio"),
+    },
+)

@@ -97,3 +97,26 @@ def run_rrr_fit(cfg: RRRFitConfig, run: Run) -> dict:
     if true_rank is not None:
         metrics["true_rank"] = true_rank
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "rrr-fit",
+    metrics={
+        "optimal_rank": ("communication rank chosen by 10-fold cross-validation (smallest within one SEM of the "
+                         "best)", "count"),
+        "cv_performance": ("cross-validated predictive performance (R^2) per rank", ""),
+        "cv_performance_sem": ("standard error over folds of the performance per rank", ""),
+        "ridge_performance": ("cross-validated R^2 of ridge regression", ""),
+        "full_rank_performance": ("cross-validated R^2 of full-rank regression", ""),
+        "optimal_rank_performance": ("cross-validated R^2 at the chosen rank", ""),
+        "max_principal_angle_to_top_pcs_deg": ("largest principal angle between the predictive dimensions and the "
+                                               "source's top PCs", "degrees"),
+        "predictive_variance_ratio": ("source variance along the predictive dimensions over that along as many "
+                                      "top PCs", "ratio"),
+        "n_samples": ("samples (time bins x trials) used", "count"),
+        "true_rank": ("rank of the simulated communication (synthetic data only)", "count"),
+    },
+)

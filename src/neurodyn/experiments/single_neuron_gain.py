@@ -97,3 +97,29 @@ def run_single_neuron_gain(cfg: SingleNeuronGainConfig, run: Run) -> dict:
              f"{metrics['best_error_A']:.3f}; target B: neuron {best['B'][0]} at gain {best['B'][1]:.2f}, "
              f"{e1[1]:.3f} -> {metrics['best_error_B']:.3f}.")
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "single-neuron-gain",
+    metrics={
+        "error_gain1_*": ("error 1 - R^2 (App. D) of the output against the named novel target, all gains 1", ""),
+        "best_neuron_*": ("index of the neuron whose single gain change reduces the named target's error most",
+                          "index"),
+        "best_gain_*": ("gain of that neuron at the minimum error (tested on the grid in [0, 6])", "gain"),
+        "best_error_*": ("smallest error reached by changing one neuron's gain, named target", ""),
+        "median_min_error_*": ("median over neurons of each neuron's minimum error over gains, named target", ""),
+        "frac_neurons_reduce_10pct_*": ("share of neurons whose best gain lowers the named target's error by "
+                                        "more than 10 %", "fraction"),
+    },
+    references=[
+        Reference("frac_neurons_reduce_10pct_A", 0.5, "thesis §3.3, Fig. 3.2b",
+                  "the majority of neurons do not substantially reduce the error", relation="below"),
+        Reference("frac_neurons_reduce_10pct_B", 0.5, "thesis §3.3, Fig. 3.2e",
+                  "the majority of neurons do not substantially reduce the error", relation="below"),
+        Reference("best_error_A", "error_gain1_A", "thesis §3.3, Fig. 3.2a,c",
+                  "one specific neuron's gain change reduces the error to target A", relation="below"),
+    ],
+)

@@ -133,3 +133,38 @@ def run_soc(cfg: SOCConfig, run: Run) -> dict:
         "max_rate_soc_a1_hz": float(np.max(rates["soc_a1"])),
         "max_rate_soc_random_hz": float(np.max(rates["soc_random"])),
     }
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "soc",
+    metrics={
+        "alpha_initial": ("spectral abscissa alpha(W) of the random E/I matrix before optimisation", ""),
+        "alpha_final": ("spectral abscissa alpha(W) of the stability-optimised circuit", ""),
+        "iterations": ("gradient steps of the stability optimisation (App. C.1)", "count"),
+        "converged": ("the optimisation reached its target abscissa", ""),
+        "soc_seconds": ("wall time of the stability optimisation alone", "s"),
+        "energy_ratio_a1_vs_random": ("evoked energy a1^T Q a1 of the preferred initial condition over the mean "
+                                      "of random unit initial conditions (eq. C.21)", "ratio"),
+        "energy_a1": ("evoked energy a^T Q a of the unit preferred initial condition a1 (eq. C.21)", ""),
+        "inhibitory_density": ("share of nonzero inhibitory connections after optimisation", "fraction"),
+        "dale_ok": ("E columns >= 0 and I columns <= 0 after optimisation (Dale's law)", ""),
+        "no_self_loops": ("all diagonal weights W_ii are zero", ""),
+        "excitatory_untouched": ("the excitatory columns equal those of the initial matrix", ""),
+        "ie_ratio_onto_e": ("mean inhibitory over mean excitatory weight onto E neurons (magnitudes)", "ratio"),
+        "ie_ratio_onto_i": ("mean inhibitory over mean excitatory weight onto I neurons (magnitudes)", "ratio"),
+        "max_rate_soc_a1_hz": ("largest firing rate r0 + f(x) of the SOC from the preferred x0 a1", "spikes/s"),
+        "max_rate_soc_random_hz": ("largest firing rate of the SOC from a random x0", "spikes/s"),
+    },
+    references=[
+        Reference("alpha_final", 0.15, "thesis App. C.1 (step 9), §1.2.4, Fig. 1.6a",
+                  "repeat until α(W) < 0.15", relation="below", scale="N = 200, target 0.15"),
+        Reference("iterations", 2000.0, "thesis §1.2.4 (Hennequin et al. 2014)",
+                  "approximately 2,000 iterations are required", relation="ratio", tol=2.0,
+                  scale="N = 200, alpha from about 10 to 0.15"),
+        Reference("inhibitory_density", 0.4, "thesis App. C.1 (step 8)",
+                  "density of inhibitory connections <= 0.4", relation="at_most"),
+    ],
+)

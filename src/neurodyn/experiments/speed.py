@@ -389,3 +389,69 @@ def run_shape_speed(cfg: ShapeSpeedConfig, run: Run) -> dict:
     return {"lambda": res.lam.tolist(), "error_per_speed": e_tr.mean(0).tolist(),
             "error_interpolated": e_in.mean(0).tolist(), "error_trained_mean": float(e_tr.mean()),
             "error_interpolated_mean": float(e_in.mean())}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import Reference, describe  # noqa: E402
+
+describe(
+    "speed-slow",
+    metrics={
+        "spectral_abscissa_linear_before": ("spectral abscissa of the linearisation (-I + W diag(g))/tau at "
+                                            "gains 1", "1/ms"),
+        "rule_error_slow_mean": ("error 1 - R^2 of the slow output learned by the reward rule, mean", ""),
+        "rule_error_slow_median": ("error of the slow output learned by the reward rule, median", ""),
+        "rule_error_slow_noisy_mean": ("reward-rule slow error under noisy initial conditions (30 dB), mean", ""),
+        "rule_spectral_abscissa_after_max": ("largest spectral abscissa of the linearisation with the learned "
+                                             "gains (reward rule)", "1/ms"),
+        "backprop_error_slow_mean": ("back-propagation error of the slow output, mean", ""),
+        "backprop_error_fast_mean": ("back-propagation error of the fast output with the shared readout, mean",
+                                     ""),
+        "backprop_error_slow_noisy_mean": ("back-propagation slow error under noisy initial conditions, mean", ""),
+        "backprop_spectral_abscissa_after_max": ("largest spectral abscissa of the linearisation with the "
+                                                 "back-propagated gains", "1/ms"),
+        "rule_gain_sd": ("standard deviation of the reward-rule gains", "gain"),
+        "backprop_gain_sd": ("standard deviation of the back-propagated gains", "gain"),
+    },
+)
+
+describe(
+    "speed-manifold",
+    metrics={
+        "durations_ms": ("movement durations of the trained speeds", "ms"),
+        "manifold_lambda": ("interpolation coefficient lambda of each trained speed (1 fast, 0 slow)", ""),
+        "manifold_error_per_speed": ("error 1 - R^2 at each trained speed, trained with interpolation "
+                                     "constraints, mean over movements", ""),
+        "manifold_error_interpolated": ("error at interpolated speeds, trained with constraints", ""),
+        "manifold_error_interpolated_mean": ("mean error at interpolated speeds, trained with constraints", ""),
+        "naive_error_ends_mean": ("mean error at the fast and slow ends, trained at the ends only", ""),
+        "naive_error_interpolated": ("error at interpolated speeds, trained at the ends only", ""),
+        "naive_error_interpolated_mean": ("mean error at interpolated speeds, trained at the ends only", ""),
+    },
+    references=[
+        Reference("manifold_error_interpolated_mean", "naive_error_interpolated_mean", "thesis §6.4, Fig. 6.3",
+                  "naive interpolation fails at intermediate speeds; training with intermediate speeds makes "
+                  "linear interpolation work", relation="below"),
+    ],
+)
+
+describe(
+    "speed-multi",
+    metrics={
+        "slow_error_mean_per_m": ("per number m of movements slowed by one gain pattern, mean slow error 1 - R^2",
+                                  ""),
+        "fast_error_mean_per_m": ("per m, mean fast error with the shared readout", ""),
+        "slow_error_mean": ("mean slow error over all m", ""),
+    },
+)
+
+describe(
+    "shape-speed",
+    metrics={
+        "lambda": ("interpolation coefficient of each trained speed on the speed manifold", ""),
+        "error_per_speed": ("error 1 - R^2 at each trained speed, mean over shapes", ""),
+        "error_interpolated": ("error at each interpolated speed, mean over shapes", ""),
+        "error_trained_mean": ("mean error at the trained speeds", ""),
+        "error_interpolated_mean": ("mean error at interpolated speeds", ""),
+    },
+)

@@ -297,3 +297,53 @@ def run_stim_lvm_fit(cfg: StimLVMFitConfig, run: Run) -> dict:
         "n_pairs": int(ix.size),
     })
     return metrics
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+_STIM_LVM_COMMON = {
+    "deviance_per_obs": ("deviance per observation of the unconstrained model's Poisson fit (§8.7)", ""),
+    "deviance_per_obs_se": ("standard error of the deviance per observation", ""),
+}
+
+describe(
+    "stim-lvm",
+    metrics={
+        **_STIM_LVM_COMMON,
+        "contraction_recovery_max_abs_err": ("largest |estimated - true| contraction factor over the simulated "
+                                             "factors (§8.2, §8.5)", ""),
+        "contraction_recovery_mean_abs_err": ("mean |estimated - true| contraction factor", ""),
+        "contraction_estimates": ("estimated contraction factor (mean beta_t over the window) per true factor", ""),
+        "additive_mean_beta": ("mean effective contraction factor beta of the unconstrained model, additive case "
+                               "(1: no contraction)", ""),
+        "additive_mean_beta_lo": ("lower end of its posterior interval", ""),
+        "additive_mean_beta_hi": ("upper end of its posterior interval", ""),
+        "additive_distortion": ("stimulation distortion metric (§8.6), additive case", ""),
+        "additive_null_threshold": ("95th percentile of the shuffle and Poisson null distortions (§8.3), "
+                                    "additive case", ""),
+        "additive_case_distortion_significant": ("additive-case distortion exceeds its null threshold", ""),
+        "contraction_distortion": ("stimulation distortion metric, contraction case", ""),
+        "contraction_null_threshold": ("null threshold, contraction case", ""),
+        "contraction_case_distortion_significant": ("contraction-case distortion exceeds its null threshold", ""),
+    },
+)
+
+describe(
+    "stim-lvm-fit",
+    metrics={
+        **_STIM_LVM_COMMON,
+        "shuffle_null_threshold": ("95th percentile of the trial-shuffle null distortions (§8.3)", ""),
+        "mean_beta_unconstrained": ("mean effective contraction factor of the unconstrained model (§8.5)", ""),
+        "mean_beta_unconstrained_lo": ("lower end of its posterior interval", ""),
+        "mean_beta_unconstrained_hi": ("upper end of its posterior interval", ""),
+        "mean_beta_contraction": ("mean contraction factor of the contraction-only model (§8.2)", ""),
+        "mean_beta_contraction_lo": ("lower end of its posterior interval", ""),
+        "mean_beta_contraction_hi": ("upper end of its posterior interval", ""),
+        "distortion": ("stimulation distortion metric (§8.6)", ""),
+        "poisson_null_threshold": ("95th percentile of the Poisson null distortions (§8.3)", ""),
+        "null_threshold": ("largest of the null thresholds", ""),
+        "distortion_significant": ("the distortion exceeds the null threshold", ""),
+        "n_pairs": ("stimulated / non-stimulated condition pairs", "count"),
+    },
+)

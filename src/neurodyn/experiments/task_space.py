@@ -122,3 +122,28 @@ def run_task_space(cfg: TaskSpaceConfig, run: Run) -> dict:
             "mean_cv_distance_sq_task": float(np.mean(cv_task)),
             "mean_naive_distance_sq_task": float(np.mean(nv_task)),
             "naive_bias_full": bias, "task_space_diameter": diam}
+
+
+# What each metric means and the texts' values (report, `neurodyn reproduce`).
+from neurodyn.experiments.base import describe  # noqa: E402
+
+describe(
+    "task-space",
+    metrics={
+        "dimensionality": ("dimension of the task activity space: PCs reaching 95 % of the signal variance (§6)",
+                           "count"),
+        "signal_fraction_at_dim": ("noise-corrected signal variance captured at that dimension", "fraction"),
+        "total_fraction_at_dim": ("total variance of the trial averages captured at that dimension", "fraction"),
+        "n_neurons": ("units", "count"),
+        "n_bins": ("time bins", "count"),
+        "n_trials_min": ("fewest trials of any condition", "count"),
+        "mean_cv_distance_sq_full": ("mean cross-validated (unbiased) squared distance between direction means, "
+                                     "full space (§7)", "(spikes/s)^2"),
+        "mean_naive_distance_sq_full": ("mean naive squared distance between direction means, full space",
+                                        "(spikes/s)^2"),
+        "mean_cv_distance_sq_task": ("mean unbiased squared distance in the task activity space", "(spikes/s)^2"),
+        "mean_naive_distance_sq_task": ("mean naive squared distance in the task activity space", "(spikes/s)^2"),
+        "naive_bias_full": ("naive minus unbiased mean squared distance, full space (noise bias)", "(spikes/s)^2"),
+        "task_space_diameter": ("largest unbiased distance between two non-stimulated states (§7.2)", "spikes/s"),
+    },
+)
