@@ -31,7 +31,7 @@ from neurodyn.experiments.lds_fit import load_rates as load_lds_rates
 from neurodyn.experiments.lds_fit import transition_bin
 from neurodyn.models.ei_subspace import EISubspaceNetwork
 from neurodyn.models.lds import signal_variance_explained
-from neurodyn.report.figures import new_figure, plot_spectrum
+from neurodyn.report.figures import new_figure, plot_spectrum, rate_label, small_multiples
 
 
 class EISubspaceFitConfig(ExperimentConfig):
@@ -94,7 +94,7 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
     run.save_array("pred_train", pred_train)
     run.save_array("pred_test", pred_test)
     run.save_array("loglik", model.loglik_)
-    fig, ax = new_figure(3)
+    fig, ax = new_figure(2)
     th = np.linspace(0, 2 * np.pi, 200)
     ax[0].plot(np.cos(th), np.sin(th), color="0.7", lw=0.8)
     plot_spectrum(ax[0], lam, label="A = J W J⁺")
@@ -105,16 +105,14 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
     lw = np.linalg.eigvals(model.W_)
     plot_spectrum(ax[1], lw, s=3)
     ax[1].set_title(f"spectrum of W (N={cfg.n_units})")
-    j = int(np.flatnonzero(test)[0])
-    best = np.argsort(-Y.reshape(-1, D).var(0))[:3]
-    for k, n in enumerate(best):
-        ax[2].plot(data.t_ms, Y[j, :, n], color=f"C{k}", lw=1.5)
-        ax[2].plot(data.t_ms, pred_test[0, :, n], color=f"C{k}", ls="--", lw=1)
-    ax[2].set_xlabel("time (ms)")
-    ax[2].set_ylabel("normalised rate")
-    ax[2].set_title("held-out condition: data (solid), model (dashed)")
-    run.save_figure(fig, "ei_subspace_fit", "Seed 001 Fig. 2a/e, Ext. Data Fig. 5: task-dynamics eigenvalues, "
-                                           "spectrum of the fitted Dale W, held-out prediction")
+    run.save_figure(fig, "ei_subspace_fit", "Seed 001 Fig. 2a, Ext. Data Fig. 5: task-dynamics eigenvalues and "
+                                           "the spectrum of the fitted Dale W (per time bin)")
+    for pred, idx, name, what in ((pred_train, np.flatnonzero(~test), "ei_subspace_fit_train", "forward prediction"),
+                                  (pred_test, np.flatnonzero(test), "ei_subspace_fit_heldout", "held-out prediction")):
+        fig = small_multiples(data.t_ms, Y[idx], pred, titles=[f"condition {c}" for c in idx],
+                              ylabel=rate_label(cfg.soft_norm), model_label=what)
+        run.save_figure(fig, name, f"Seed 001 Fig. 2e, §12: data (solid) and {what} (dashed) of every "
+                                   f"{'training' if name.endswith('train') else 'held-out'} condition")
     e_s = model.estep_seconds_[1:] if model.n_iter_ > 1 else model.estep_seconds_
     w_s = model.wstep_seconds_[1:] if model.n_iter_ > 1 else model.wstep_seconds_
     metrics = {

@@ -38,7 +38,7 @@ from neurodyn.models.lds import (
     grid_search_lds,
     signal_variance_explained,
 )
-from neurodyn.report.figures import new_figure, plot_spectrum
+from neurodyn.report.figures import new_figure, plot_spectrum, rate_label, small_multiples
 
 
 class LDSFitConfig(ExperimentConfig):
@@ -127,25 +127,20 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
                "eig_max_abs": float(np.max(np.abs(lam))), "henrici": hen}
     if tr_ms is not None:
         metrics["transition_ms"] = float(tr_ms)
-    fig, ax = new_figure(3)
+    fig, ax = new_figure(1)
     th = np.linspace(0, 2 * np.pi, 200)
     ax[0].plot(np.cos(th), np.sin(th), color="0.7", lw=0.8)
     plot_spectrum(ax[0], lam)
     ax[0].set_aspect("equal")
-    ax[0].set_title(f"eigenvalues of A (K={K})")
-    best = np.argsort(-Y.reshape(-1, N).var(0))[:3]
-    colors = ["C0", "C1", "C2"]
-    for k, n in enumerate(best):
-        ax[1].plot(data.t_ms, Y[0, :, n], color=colors[k], lw=1.5)
-        ax[1].plot(data.t_ms, pred_train[0, :, n], color=colors[k], ls="--", lw=1)
-        ax[2].plot(data.t_ms, Y[0, :, n], color=colors[k], lw=1.5)
-        ax[2].plot(data.t_ms, pred_test[0, :, n], color=colors[k], ls="--", lw=1)
-    for a, title in ((ax[1], "train: forward prediction"), (ax[2], "held-out condition")):
-        a.set_xlabel("time (ms)")
-        a.set_ylabel("normalised rate" if cfg.soft_norm is not None else "rate (spikes/s)")
-        a.set_title(title)
-    run.save_figure(fig, "lds_fit", "Seed 001 Ext. Data Fig. 4a: LDS eigenvalues; data (solid) and noise-free "
-                                    "forward predictions (dashed) of condition 0, three most variable neurons")
+    ax[0].set_title(f"eigenvalues of A (K={K}, per time bin)")
+    run.save_figure(fig, "lds_fit", "Seed 001 Ext. Data Fig. 4a: eigenvalues of the fitted A (unit circle grey)")
+    labels = [f"condition {c}" for c in range(Y.shape[0])]
+    for pred, name, what in ((pred_train, "lds_fit_train", "forward prediction (train)"),
+                             (pred_test, "lds_fit_heldout", "held-out prediction")):
+        fig = small_multiples(data.t_ms, Y, pred, titles=labels, ylabel=rate_label(cfg.soft_norm),
+                              xlabel="time (ms from movement onset)", model_label=what)
+        run.save_figure(fig, name, f"Seed 001 §12: data (solid) and noise-free {what} (dashed), every condition, "
+                                   "the three most variable neurons")
     if cfg.n_boot > 0:
         if not data.has_trials:
             raise ValueError(f"n_boot={cfg.n_boot}: expected single trials in the data for the bootstrap")

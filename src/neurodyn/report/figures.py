@@ -1,4 +1,8 @@
-"""Small matplotlib helpers shared by experiments (Agg backend; figures saved by `Run.save_figure`)."""
+"""Small matplotlib helpers shared by experiments (Agg backend; figures saved by `Run.save_figure`).
+
+Axes carry units and name any normalisation (`rate_label`); a fitted model shown against data shows
+every condition, one panel each (`small_multiples`), not a chosen one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["new_figure", "plot_spectrum", "plot_traces"]
+__all__ = ["new_figure", "plot_spectrum", "plot_traces", "rate_label", "small_multiples"]
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3.3):
@@ -36,3 +40,58 @@ def plot_traces(ax, t, x, *, n: int = 20, ylabel: str = "activity", color=None, 
     ax.plot(t, x[:, :k], lw=1, color=color, alpha=alpha)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel(ylabel)
+
+
+def rate_label(soft_norm: float | None = None, unit: str = "spikes/s") -> str:
+    """Axis label for firing rates, naming the soft normalisation ``r / (range + c)`` when one is applied."""
+    if soft_norm is None:
+        return f"rate ({unit})"
+    return f"r / (range + {soft_norm:g} {unit}) (soft-normalised)"
+
+
+def small_multiples(t, data, model, *, titles=None, neurons=None, n_neurons: int = 3, ylabel: str = "rate (spikes/s)",
+                    xlabel: str = "time (ms)", data_label: str = "data", model_label: str = "model",
+                    ncols: int = 4, width: float = 2.7, height: float = 2.1, suptitle: str | None = None):
+    """One panel per condition: ``data`` (solid) and ``model`` (dashed), both ``(conditions, time, neurons)``.
+
+    The same neurons in every panel (``neurons``, default the ``n_neurons`` with the largest variance of
+    ``data`` over conditions and time), one colour each; shared axes, labels on the outer panels only.
+    Returns the figure.
+    """
+    data, model = np.asarray(data), np.asarray(model)
+    if data.ndim != 3 or model.shape != data.shape:
+        raise ValueError(f"data.shape={data.shape}, model.shape={model.shape}: expected equal "
+                         "(conditions, time, neurons) shapes")
+    t = np.asarray(t)
+    if t.shape != (data.shape[1],):
+        raise ValueError(f"t.shape={t.shape}: expected ({data.shape[1]},), one time per bin")
+    C = data.shape[0]
+    if neurons is None:
+        neurons = np.argsort(-data.reshape(-1, data.shape[2]).var(0))[:n_neurons]
+    neurons = [int(n) for n in neurons]
+    titles = list(titles) if titles is not None else [f"condition {c}" for c in range(C)]
+    if len(titles) != C:
+        raise ValueError(f"titles: {len(titles)} given, expected one per condition ({C})")
+    ncols = max(1, min(ncols, C))
+    nrows = -(-C // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                             sharex=True, sharey=True)
+    for c, ax in enumerate(axes.ravel()):
+        if c >= C:
+            ax.set_visible(False)
+            continue
+        for k, n in enumerate(neurons):
+            ax.plot(t, data[c, :, n], color=f"C{k % 10}", lw=1.4, label=f"neuron {n}" if c == 0 else None)
+            ax.plot(t, model[c, :, n], color=f"C{k % 10}", ls="--", lw=1)
+        ax.set_title(str(titles[c]), fontsize=9)
+        if c % ncols == 0:
+            ax.set_ylabel(ylabel, fontsize=8)
+        if c >= C - ncols:
+            ax.set_xlabel(xlabel, fontsize=8)
+    first = axes.ravel()[0]
+    first.plot([], [], color="0.3", lw=1.4, label=data_label)
+    first.plot([], [], color="0.3", ls="--", lw=1, label=model_label)
+    first.legend(frameon=False, fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    return fig

@@ -49,11 +49,11 @@ def _cell(v: Any, cls: str = "") -> str:
     return f"<td{c}>{html.escape(_fmt(v))}</td>"
 
 
-def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
+def _table(header: list[str], rows: list[list[Any]], tid: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows)
-    c = f" class='{cls}'" if cls else ""
-    return f"<table{c}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    i = f" id='{tid}'" if tid else ""
+    return f"<table{i}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _img(path: Path, alt: str) -> str:
@@ -154,7 +154,7 @@ def write_run_report(out: Path, *, title: str, summary: str, metrics: dict[str, 
                          f"{': ' + html.escape(caption) if caption else ''}</figcaption></figure>")
     prov = config.get("provenance")
     if prov:
-        parts.append("<h2>Provenance</h2>" + _table(["", ""], _provenance_rows(prov), cls="provenance"))
+        parts.append("<h2>Provenance</h2>" + _table(["", ""], _provenance_rows(prov), tid="provenance"))
     cfg = {k: v for k, v in config.items() if k != "provenance"}
     parts.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(cfg, indent=2, default=str)) + "</pre>")
     if versions:
@@ -294,6 +294,6 @@ def compare_runs(run_dirs: list[Path], out: Path) -> Path:
     if fparts:
         parts.append("<h2>Figures</h2>" + "".join(fparts))
     if prows:
-        parts.append("<h2>Provenance</h2>" + _table(["key"] + labels, prows))
+        parts.append("<h2>Provenance</h2>" + _table(["key"] + labels, prows, tid="provenance"))
     parts.append("</body></html>")
     return atomic_write_text(out, "\n".join(parts))
