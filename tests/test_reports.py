@@ -175,8 +175,11 @@ def test_undeclared_metric_renders_as_undocumented(tmp_path):
 def test_report_of_two_runs_highlights_differing_keys(quick_run, tmp_path):
     a, ma, _ = quick_run
     b = tmp_path / "b"
-    mb = run_experiment("nonnormal-amplification", b, quick=True, config={**NONNORMAL_FAST, "duration_ms": 300.0},
-                        seed=1)
+    res = runner.invoke(app, ["run", "nonnormal-amplification", "--quick", "--set", "n=40", "--set", "duration_ms=300",
+                              "--seed", "1", "--out", str(b), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "compared with the text" in res.output and "Fig. 1.5" in res.output  # the table in the terminal too
+    mb = {k: v for k, v in json.loads((b / "metrics.json").read_text()).items() if k != "reference"}
     res = runner.invoke(app, ["report", str(a), str(b), "--out", str(tmp_path / "cmp.html")])
     assert res.exit_code == 0, res.output
     text = (tmp_path / "cmp.html").read_text()
@@ -212,3 +215,25 @@ def test_reproduce_subset_resumes(tmp_path):
     assert "| nonnormal-amplification | `spectral_abscissa` |" in md
     with pytest.raises(ValueError, match="experiment='rrr-fit': declares no text value"):
         reproduce(tmp_path, quick=True, experiments=["rrr-fit"])
+    res = runner.invoke(app, ["reproduce", "no-such-exp", "--quick", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "experiment='no-such-exp': expected one of" in res.output
+
+
+def test_small_multiples_shows_every_condition():
+    from neurodyn.report.figures import rate_label, small_multiples
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(5, 30, 6))
+    data[..., 4] *= 10.0  # neuron 4 varies most, then the others
+    model = data + 0.1
+    fig = small_multiples(np.arange(30) * 10.0, data, model, n_neurons=1, ylabel=rate_label(5.0))
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 5 and [ax.get_title() for ax in shown] == [f"condition {c}" for c in range(5)]
+    for c, ax in enumerate(shown):
+        solid, dashed = ax.lines[:2]
+        np.testing.assert_array_equal(solid.get_ydata(), data[c, :, 4])
+        np.testing.assert_array_equal(dashed.get_ydata(), model[c, :, 4])
+    assert shown[0].get_ylabel() == "r / (range + 5 spikes/s) (soft-normalised)"
+    assert shown[-1].get_xlabel() == "time (ms)"
+    with pytest.raises(ValueError, match=r"model.shape=\(5, 30\)"):
+        small_multiples(np.arange(30), data, model[..., 0])
