@@ -138,7 +138,7 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
     for pred, name, what in ((pred_train, "lds_fit_train", "forward prediction (train)"),
                              (pred_test, "lds_fit_heldout", "held-out prediction")):
         fig = small_multiples(data.t_ms, Y, pred, titles=labels, ylabel=rate_label(cfg.soft_norm),
-                              xlabel="time (ms from movement onset)", model_label=what)
+                              model_label=what)
         run.save_figure(fig, name, f"Seed 001 §12: data (solid) and noise-free {what} (dashed), every condition, "
                                    "the three most variable neurons")
     if cfg.n_boot > 0:
