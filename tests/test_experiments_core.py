@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -42,3 +44,11 @@ def test_critical_gain_experiment_small(tmp_path):
     assert m["median_rel_dev_linear"] < 0.1 and m["median_rel_dev_nonlinear"] < 0.1
     z = np.load(tmp_path / "cg" / "arrays.npz")
     assert np.all(z["critical_gain_linear"] >= 1 / z["alpha"] * 0.95)
+    # the comparison with the text (Fig. 2.2b, g = 1/alpha within 5 %) recomputed from the stored gains
+    saved = json.loads((tmp_path / "cg" / "metrics.json").read_text())
+    rows = {r["metric"]: r for r in saved["reference"]}
+    for kind in ("linear", "nonlinear"):
+        rel = np.median(np.abs(z[f"critical_gain_{kind}"] * z["alpha"] - 1.0))
+        row = rows[f"median_rel_dev_{kind}"]
+        assert row["this_run"] == pytest.approx(rel) and row["agrees"] is bool(rel <= 0.05)
+        assert row["source"].startswith("thesis §2.3.2, Fig. 2.2b")

@@ -79,6 +79,7 @@ def test_reference_rules_and_metric_named_values():
     # each rule against values worked out by hand
     approx = Reference("m", 0.157, "src", "σ ≈ 0.157", tol=0.05)
     assert approx.agrees(0.2, 0.157) and not approx.agrees(0.21, 0.157)
+    assert Reference("m", 1.0, "src", "x", tol=0.5).agrees(1.5, 1.0)  # the boundary agrees (exact in binary)
     below = Reference("m", 0.15, "src", "< 0.15", relation="below")
     assert below.agrees(0.149, 0.15) and not below.agrees(0.15, 0.15)
     at_most = Reference("m", 0.4, "src", "<= 0.4", relation="at_most")
