@@ -123,7 +123,8 @@ def test_declarations_cover_every_experiment_with_sources():
 
 def test_quick_run_reports_meaning_text_values_and_provenance(quick_run):
     out, m, before = quick_run
-    assert undeclared_metrics("nonnormal-amplification", m) == []  # the gap would be listed here
+    undeclared = undeclared_metrics("nonnormal-amplification", m)
+    assert undeclared == [], f"metrics without meaning and unit: {undeclared}"
     saved = json.loads((out / "metrics.json").read_text())
     ref = {(r["metric"], r["criterion"]): r for r in saved["reference"]}
     # an independent route to the value: the eigenvalues of the stored W
@@ -146,6 +147,9 @@ def test_quick_run_reports_meaning_text_values_and_provenance(quick_run):
     assert f"{sum(r['agrees'] for r in saved['reference'])} of 3 values agree" in page.by_id["summary"]
     assert "transiently amplifies" in page.by_id["summary"]  # what was run ...
     assert "of neurons exceed their initial" in page.by_id["summary"]  # ... and what it found
+    text_rows = [r[1] for r in page.tables["reference"][1:]]
+    assert ["spectral_abscissa", "α(W) ≈ 0.98", "0.98 ± 0.1"] in [[r[0], r[4], r[5]] for r in text_rows]
+    assert all(r[6].startswith("thesis §1.2.3, Fig. 1.5") and r[7] in ("yes", "no") for r in text_rows)
     cells = {r[1][0]: r[1] for r in page.tables["metrics"][1:]}
     assert cells["henrici"][3].startswith("Henrici departure") and cells["seconds"][2] == "s"
     assert any(r[1][0] == "started_utc" for r in page.tables["provenance"])
