@@ -1,6 +1,5 @@
 """Run reports: comparison with the texts' values, provenance, side-by-side comparison, reproduce."""
 
-import hashlib
 import json
 import shlex
 import subprocess
