@@ -244,14 +244,18 @@ def reproduce_cmd(
         _err.print(f"interrupted: finished runs are kept in {out}; run the same command again to resume")
         raise typer.Exit(130)
     c = summary["counts"]
-    table = Table(title="claims of the texts", show_header=True)
-    for col in ("experiment", "metric", "this run", "the text's value", "source", "status"):
-        table.add_column(col)
+    table = Table(title="claims of the texts (full wording: the HTML report)", show_header=True)
+    table.add_column("experiment", overflow="fold")
+    table.add_column("metric", overflow="fold")
+    table.add_column("this run", justify="right", no_wrap=True)
+    table.add_column("agrees if", overflow="fold")
+    table.add_column("source", overflow="fold")
+    table.add_column("status", no_wrap=True)
     colour = {"agrees": "green", "disagrees": "red", "not measured": "dim", "run failed": "red"}
     for r in summary["claims"]:
         v = r["this_run"]
         table.add_row(r["experiment"], r["metric"], f"{v:.4g}" if isinstance(v, float) else str(v),
-                      f"{r['text_value']} ({r['criterion']})", r["source"],
+                      r["criterion"], r["source"],
                       f"[{colour[r['status']]}]{r['status']}[/]")
     _out.print(table)
     _out.print(f"{c['agrees']} agree, {c['disagrees']} disagree, {c['not measured']} not measured, "
