@@ -84,13 +84,17 @@ def _summary_paragraph(summary: str, config: dict[str, Any], metrics: dict[str, 
                        reference: list[dict[str, Any]]) -> str:
     prov = config.get("provenance", {})
     scale = "quick (small) scale" if config.get("quick") else "the configured (text) scale"
-    when = prov.get("started_utc", "")
+    when = str(prov.get("started_utc", "")).replace("T", " ").replace("+00:00", "")
     secs = metrics.get("seconds")
     ran = (f"This run: {scale}, seed {config.get('seed', '–')}"
            + (f", started {when} UTC" if when else "")
            + (f", {secs:.1f} s of computation" if isinstance(secs, (int, float)) else "") + ".")
     found = " ".join(notes[:2])
-    return " ".join(p for p in (summary, ran, found, reference_summary(reference)) if p)
+    caveat = ""
+    if config.get("quick") and any(r["agrees"] is False for r in reference):
+        caveat = ("At quick scale a value the texts report at their own, larger scale (noted beside each source) "
+                  "can disagree for that reason alone.")
+    return " ".join(p for p in (summary, ran, found, reference_summary(reference), caveat) if p)
 
 
 def _reference_table(reference: list[dict[str, Any]]) -> str:
