@@ -370,8 +370,6 @@ def describe(name: str, metrics: dict[str, MetricInfo | tuple[str, str] | str],
     Keys of ``metrics`` are metric names or `fnmatch` patterns (``final_error_*``) for metrics whose
     names carry a parameter; a value is a `MetricInfo`, a ``(meaning, unit)`` pair or a meaning.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"name={name!r}: expected a registered experiment (declare after its @experiment)")
     infos: dict[str, MetricInfo] = {}
     for key, info in metrics.items():
         if isinstance(info, MetricInfo):
@@ -387,6 +385,11 @@ def describe(name: str, metrics: dict[str, MetricInfo | tuple[str, str] | str],
         if not isinstance(r, Reference):
             raise TypeError(f"references: {r!r}: expected a Reference")
     _DESCRIPTIONS[name] = Description(infos, refs)
+
+
+def declared_experiments() -> list[str]:
+    """Names given to `describe` (each should be a registered experiment; the tests check it)."""
+    return sorted(_DESCRIPTIONS)
 
 
 def _description(name: str) -> Description:
