@@ -251,6 +251,8 @@ def run_stim_lvm_fit(cfg: StimLVMFitConfig, run: Run) -> dict:
     for variant in ("unconstrained", "contraction"):
         models[variant] = StimLVM(min(cfg.n_latents, pop.n_neurons), variant, max_iter=cfg.max_iter, seed=cfg.seed).fit(
             xhat, yhat, counts[ix], counts[iy], t, cfg.stim_on_ms, cfg.stim_off_ms, bin_ms=pop.bin_ms)
+    models["unconstrained"].save(run.out / "model.npz")                 # neurodyn.models.load_model(RUN)
+    models["contraction"].save(run.out / "model_contraction.npz")
     m = models["unconstrained"]
     ci_u = contraction_factor_ci(m, n_samples=cfg.n_posterior, seed=cfg.seed)
     ci_c = contraction_factor_ci(models["contraction"], n_samples=cfg.n_posterior, seed=cfg.seed)
@@ -294,6 +296,7 @@ def run_stim_lvm_fit(cfg: StimLVMFitConfig, run: Run) -> dict:
         "mean_beta_contraction_lo": ci_c["mean_lo"], "mean_beta_contraction_hi": ci_c["mean_hi"],
         "distortion": dist, "poisson_null_threshold": thresholds[0], "null_threshold": thr,
         "distortion_significant": bool(dist > thr), "deviance_per_obs": dev, "deviance_per_obs_se": se,
-        "n_pairs": int(ix.size),
+        "n_pairs": int(ix.size), "converged_unconstrained": m.converged_,
+        "converged_contraction": models["contraction"].converged_,
     })
     return metrics
