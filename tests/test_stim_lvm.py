@@ -191,5 +191,8 @@ def test_fitted_rates_do_not_depend_on_the_bin_width():
         fits[name] = m.predict()
     r10 = fits["10"].reshape(6, -1, 2, 10).mean(2)
     r20 = fits["20"]
+    # seeded fixture (14% of the true rates are negative, 28% below 5 spikes/s): mean |difference| 0.21
+    # spikes/s of a mean |rate| of 9.5 (2.2%); with kappa re-applied per data bin (kappa_bin_ms = the bin
+    # width, the link 2x softer at 10 ms) it is 0.28 (2.9%)
     scale = np.abs(r20).mean()
-    assert np.abs(r10 - r20).mean() < 0.05 * scale, (np.abs(r10 - r20).mean(), scale)
+    assert np.abs(r10 - r20).mean() < 0.025 * scale, (np.abs(r10 - r20).mean(), scale)
