@@ -13,9 +13,10 @@ fitted one, see `neurodyn.models.stim_lvm.simulate.from_fitted`) is transformed
 Measured ``--quick`` figures (2-core machine, about 200 s): with the text's kappa (10 per spikes/bin at 20 ms
 bins, i.e. 0.2 per spikes/s; `neurodyn.models.stim_lvm.likelihood`), additive case mean beta 0.79
 [0.74, 0.97] and distortion 611 against a null threshold of 480 (flagged), contraction case distortion
-949 against 389, contraction recovery mean |error| 0.089 (max 0.14). With kappa read per spikes/s
-(``StimLVM(kappa_bin_ms=1000)``, 50x sharper; the earlier reading) the same run gave 0.94
-[0.89, 1.02], 480 against 614 (not flagged), 1039 against 428, and 0.047 (max 0.071): under the soft
+949 against 389, contraction recovery mean |error| 0.089 (max 0.14). The earlier code, with kappa read
+per spikes/s (50x sharper; ``StimLVM(kappa_bin_ms=1000)`` restores that link) and unsmoothed initial
+latents, gave 0.94 [0.89, 1.02], 480 against 614 (not flagged), 1039 against 428, and 0.047 (max
+0.071): under the soft
 link of the text's units, the rectified region reaches ~5 spikes/s and the strongly suppressed
 neurons of this simulation (delta_scale 10) pull the stimulated latents in, a contraction the
 model reports as distortion.
