@@ -38,7 +38,11 @@ Hessian H of the objective over every fitted parameter: v, v~ or w, z^cent, R, d
 at the optimum. Bands of reported parameters use their marginal covariance, the corresponding block
 of H^{-1} (equivalently the inverse of the Schur complement of H onto them), so the uncertainty of d,
 Delta and the other latents is integrated out rather than held fixed (holding it fixed, i.e. inverting
-per-condition blocks, understates the marginal variances).
+per-condition blocks, understates the marginal variances). Measured against refits to data simulated
+from a fitted model (tests/test_stim_lvm.py), the stimulated latents' bands match the refit error
+(ratio ~1.1) and the non-stimulated latents' bands are ~1.8x wider: the objective wraps yhat in g
+(§8.4), so the variance of its score is g'(y)^2 times its curvature and, where g is soft, the
+curvature overstates the spread (conservative bands).
 """
 
 from __future__ import annotations
