@@ -182,8 +182,8 @@ def test_posterior_spread_matches_refits_on_simulated_data():
     # measured: z~ (the bands of beta_t and the distortion during stimulation) 1.04-1.49, median 1.08;
     # z 1.75-1.82: the bands of the non-stimulated latents are wider than the refit error, not narrower.
     # (The sandwich H^-1 J H^-1 of the same Hessian gives 0.09 as well: the excess is not the prior.
-    # The shaped likelihood wraps yhat in g, so its score varies by g'(y)^2 times its curvature, and
-    # in the soft region of g the curvature overstates the spread of the estimate.)
+    # The shaped likelihood is not the Poisson likelihood of the counts, so its curvature need not equal
+    # the variance of its score.)
     assert 0.7 < np.median(ratio[3:]) < 1.4, (post_sd, rms)
     assert np.all(ratio > 0.7), (post_sd, rms)
 

@@ -40,9 +40,10 @@ of H^{-1} (equivalently the inverse of the Schur complement of H onto them), so 
 Delta and the other latents is integrated out rather than held fixed (holding it fixed, i.e. inverting
 per-condition blocks, understates the marginal variances). Measured against refits to data simulated
 from a fitted model (tests/test_stim_lvm.py), the stimulated latents' bands match the refit error
-(ratio ~1.1) and the non-stimulated latents' bands are ~1.8x wider: the objective wraps yhat in g
-(§8.4), so the variance of its score is g'(y)^2 times its curvature and, where g is soft, the
-curvature overstates the spread (conservative bands).
+(ratio ~1.1) and the non-stimulated latents' bands are ~1.8x wider (conservative). The objective is
+not the Poisson log-likelihood of the counts (it wraps yhat in g, §8.4), so its curvature need not
+equal the variance of its score (the sandwich H^-1 J H^-1 is as wide as H^-1 there), and the Laplace
+bands of the text are not exactly calibrated.
 """
 
 from __future__ import annotations
