@@ -30,7 +30,7 @@ def _one_blas_thread():
 def _multi_area():
     params = random_two_area_params((2, 2), (6, 6), rank=1, strengths=(0.6,), seed=0)
     _, y = simulate_multi_area_lds(params, 20, 30, seed=1)
-    _, held = simulate_multi_area_lds(params, 10, 30, seed=2)
+    _, held = simulate_multi_area_lds(params, 20, 30, seed=2)        # same shape as training: one compile
 
     def truth(m):
         m.params_ = params
@@ -43,7 +43,7 @@ def _multi_area():
         return m
 
     return dict(est=MultiAreaLDS((2, 2), max_iter=10), fit=lambda m: m.fit(y, (6, 6)), X=held,
-                shape=(10, 30, 4), score=lambda m, d: m.score(d), predict=lambda m, d: m.predict(d),
+                shape=(20, 30, 4), score=lambda m, d: m.score(d), predict=lambda m, d: m.predict(d),
                 heldout=lambda m: held, truth=truth, perturb=perturb)
 
 
