@@ -23,6 +23,12 @@ def test_fit_multi_area_from_npz(tmp_path):
     # the simulated B_{M1->PMd} = U diag(0.6, 0.4) V^T has rank 2 (random_two_area_params)
     assert m["n_areas"] == 2 and m["rank_M1_to_PMd"] == 2
     assert m["loglik_monotone"]
+    # the run folder holds the fitted model; it reloads and scores the data as the run did
+    from neurodyn.models import MultiAreaLDS, load_model
+
+    model = load_model(out)
+    assert isinstance(model, MultiAreaLDS) and model.transform(np.asarray(y)[:2]).shape == (2, 50, 6)
+    assert model.score(np.asarray(y)) == m["loglik_per_bin"]
     # without area labels the fit is refused with a one-line reason
     np.savez(tmp_path / "no_area.npz", rates=np.ones((2, 5, 4)), t_ms=np.arange(5.0))
     res = CliRunner().invoke(app, ["fit", "multi-area", "--data", str(tmp_path / "no_area.npz"), "--out",

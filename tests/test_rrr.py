@@ -84,7 +84,7 @@ def test_errors_are_one_line():
     with pytest.raises(ValueError, match="rank"):
         ReducedRankRegression(5).fit(np.ones((10, 3)), np.ones((10, 2)))
     with pytest.raises(TypeError, match="rank"):
-        ReducedRankRegression(1.5)
+        ReducedRankRegression(1.5).fit(np.ones((10, 3)), np.ones((10, 2)))
 
 
 def test_rrr_fit_experiment(tmp_path):
@@ -101,3 +101,6 @@ def test_rrr_fit_experiment(tmp_path):
     assert stored["optimal_rank"] == 2
     arrays = np.load(tmp_path / "run" / "arrays.npz")
     np.testing.assert_allclose(arrays["coef"], ref, rtol=1e-8, atol=1e-10)
+    from neurodyn.models import load_model
+
+    np.testing.assert_allclose(load_model(tmp_path / "run").coef_, ref, rtol=1e-8, atol=1e-10)

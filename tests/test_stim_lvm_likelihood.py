@@ -1,5 +1,7 @@
 """Shaped rectified Poisson likelihood and summary metrics of the stimulation LVM (seed 001 §8.4-§8.8)."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,7 +27,20 @@ from neurodyn.models.stim_lvm import (
     steepest_point,
     total_loglik,
 )
-from neurodyn.models.stim_lvm.likelihood import EPS, ETA, KAPPA
+from neurodyn.models.stim_lvm.likelihood import EPS, ETA, KAPPA, KAPPA_BIN_MS, KAPPA_HZ
+
+# The shape properties of the shaped likelihood (regions 1-5 of §8.4) are checked on a sharp link,
+# kappa = 10 per (spikes/s), where the asymptotic regions lie within a few spikes/s of eps; the text's
+# kappa (10 per spikes/bin at 20 ms bins = 0.2 per spikes/s, the default) is checked separately below.
+SHARP = 10.0
+_default_rectify = rectify
+rectify = partial(rectify, kappa=SHARP)
+poisson_gradient = partial(poisson_gradient, kappa=SHARP)
+steepest_point = partial(steepest_point, kappa=SHARP)
+shaped_loglik = partial(shaped_loglik, kappa=SHARP)
+shaped_gradient = partial(shaped_gradient, kappa=SHARP)
+total_loglik = partial(total_loglik, kappa=SHARP)
+poisson_deviance = partial(poisson_deviance, kappa=SHARP)
 
 # ----------------------------------------------------------------------------- likelihood
 
@@ -117,7 +132,7 @@ def test_region_5_eta_penalises_large_negative_rates():
         fU = float(poisson_gradient(steepest_point(jnp.asarray(yh)), yh))
         assert f == pytest.approx(ETA + fU, abs=1e-12)
         assert ETA <= f < ETA + 1e-3
-    assert KAPPA == 10.0 and EPS == 0.5 and ETA == 0.01
+    assert KAPPA == 10.0 and EPS == 0.5 and ETA == 0.01 and KAPPA_BIN_MS == 20.0
 
 
 def test_deviance_against_direct_formula_and_jackknife():
@@ -129,7 +144,7 @@ def test_deviance_against_direct_formula_and_jackknife():
     dt = 0.02
     dev, se = poisson_deviance(rates, obs, m, dt)
     k = m * dt * obs
-    lam = m * dt * (EPS + np.logaddexp(0, KAPPA * (rates - EPS)) / KAPPA)
+    lam = m * dt * (EPS + np.logaddexp(0, SHARP * (rates - EPS)) / SHARP)
     direct = 2 * (xlogy(k, k) - xlogy(k, lam) - k + lam)
     assert dev == pytest.approx(direct.sum() / direct.size, rel=1e-12)
     loo = [np.delete(direct, j, axis=2).mean() for j in range(5)]      # leave one neuron out
@@ -138,6 +153,17 @@ def test_deviance_against_direct_formula_and_jackknife():
     assert poisson_deviance(big, big, 10.0, dt)[0] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="observed"):
         poisson_deviance(rates, -obs - 1, m, dt)
+
+def test_default_link_is_the_text_kappa_in_spikes_per_bin():
+    # §8 derives in spikes/bin (20 ms bins) with kappa = 10 and eps = 0.5 spikes/s: g evaluated on
+    # rates in spikes/bin, converted back to spikes/s, is the default g on rates in spikes/s.
+    y = np.linspace(-30.0, 60.0, 91)                       # spikes/s
+    b = KAPPA_BIN_MS / 1000.0
+    eps_bin = EPS * b
+    g_bin = eps_bin + np.logaddexp(0.0, KAPPA * (y * b - eps_bin)) / KAPPA
+    np.testing.assert_allclose(np.asarray(_default_rectify(jnp.asarray(y))), g_bin / b, rtol=1e-12)
+    assert KAPPA_HZ == pytest.approx(0.2, rel=1e-15)
+
 
 # ----------------------------------------------------------------------------- metrics
 

@@ -2,8 +2,8 @@
 modes, task activity spaces, unbiased distances, communication subspaces, fixed points."""
 
 from neurodyn.analysis.communication import (
-    ReducedRankRegression,
     RRRCrossValidation,
+    one_minus_nse,
     predictive_alignment,
     rrr_cross_validate,
     rrr_fit_coefficients,
@@ -56,5 +56,13 @@ __all__ = [
     "real_schur", "rrr_cross_validate", "rrr_fit_coefficients", "sample_initial_states", "shifted_gramians",
     "shifted_gramians_sign", "sigma1_scaling_exponent", "smoothed_spectral_abscissa",
     "smoothed_spectral_abscissa_gradient", "solve_triangular_sylvester", "spectral_abscissa", "synthetic_communication", "task_space",
-    "task_space_diameter", "transient_gain_curve",
+    "task_space_diameter", "transient_gain_curve", "one_minus_nse",
 ]
+
+
+def __getattr__(name):
+    # the estimator `ReducedRankRegression` lives in the fit layer (neurodyn.models.rrr); resolved lazily
+    if name == "ReducedRankRegression":
+        from neurodyn.models.rrr import ReducedRankRegression
+        return ReducedRankRegression
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

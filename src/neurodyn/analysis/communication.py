@@ -39,8 +39,8 @@ from sklearn.model_selection import KFold
 
 from neurodyn._validate import fail, finite_array, in_range, positive_int
 
-__all__ = ["RRRCrossValidation", "ReducedRankRegression", "predictive_alignment", "rrr_cross_validate",
-           "rrr_fit_coefficients", "synthetic_communication"]
+__all__ = ["RRRCrossValidation", "ReducedRankRegression", "one_minus_nse", "predictive_alignment",
+           "rrr_cross_validate", "rrr_fit_coefficients", "synthetic_communication"]
 
 
 def _check_pair(source, target):
@@ -70,43 +70,22 @@ def rrr_fit_coefficients(X, Y, rank: int, ridge: float = 0.0) -> tuple[np.ndarra
     return B, V[:, ::-1]
 
 
-class ReducedRankRegression:
-    """Rank-m linear map from source to target activity (Semedo et al. 2019; see module docstring).
+def one_minus_nse(target, prediction, reference_mean=None) -> float:
+    """Semedo et al. 2019's performance ``1 - NSE``, ``NSE = sum (Y - Y_hat)^2 / sum (Y - mean Y)^2``.
 
-    Attributes after `fit`: ``coef_`` (p x q, ``B_RRR``), ``intercept_`` (q,), ``predictive_dimensions_``
-    (p x m, orthonormal columns spanning the source patterns that predict the target),
-    ``target_dimensions_`` (q x m, the target patterns predicted).
+    ``reference_mean`` is the mean subtracted in the denominator (the training mean on held-out folds;
+    default: the target's own mean).
     """
-
-    def __init__(self, rank: int = 1, ridge: float = 0.0):
-        self.rank = positive_int("rank", rank)
-        self.ridge = in_range("ridge", ridge, 0.0, np.inf)
-
-    def fit(self, source, target) -> "ReducedRankRegression":
-        X, Y = _check_pair(source, target)
-        if self.rank > min(X.shape[1], Y.shape[1]):
-            fail("rank", self.rank, f"at most min(source, target neurons) = {min(X.shape[1], Y.shape[1])}")
-        self.x_mean_ = X.mean(0)
-        self.y_mean_ = Y.mean(0)
-        Xc, Yc = X - self.x_mean_, Y - self.y_mean_
-        B, V = rrr_fit_coefficients(Xc, Yc, self.rank, self.ridge)
-        Vm = V[:, : self.rank]
-        self.coef_ = B @ Vm @ Vm.T
-        self.intercept_ = self.y_mean_ - self.x_mean_ @ self.coef_
-        self.predictive_dimensions_ = np.linalg.qr(B @ Vm)[0]
-        self.target_dimensions_ = Vm
-        return self
-
-    def predict(self, source) -> np.ndarray:
-        X = finite_array("source", source, ndim=2)
-        if X.shape[1] != self.coef_.shape[0]:
-            fail("source", X, f"{self.coef_.shape[0]} columns (neurons)")
-        return X @ self.coef_ + self.intercept_
-
-    def score(self, source, target) -> float:
-        """``1 - NSE`` on (source, target), NSE normalised by the target's own variance."""
-        X, Y = _check_pair(source, target)
-        return 1.0 - float(np.sum((Y - self.predict(X)) ** 2) / np.sum((Y - Y.mean(0)) ** 2))
+    Y = finite_array("target", target)
+    P = finite_array("prediction", prediction)
+    if P.shape != Y.shape:
+        fail("prediction", P, f"the shape of target {Y.shape}")
+    Y2, P2 = Y.reshape(-1, Y.shape[-1]), P.reshape(-1, Y.shape[-1])
+    mean = Y2.mean(0) if reference_mean is None else finite_array("reference_mean", reference_mean)
+    den = float(np.sum((Y2 - mean) ** 2))
+    if den <= 0:
+        fail("target", Y, "activity that varies around its mean (NSE divides by that variance)")
+    return 1.0 - float(np.sum((Y2 - P2) ** 2)) / den
 
 
 @dataclass(frozen=True)
@@ -122,11 +101,11 @@ class RRRCrossValidation:
     ridge_sem: float
     full_rank_performance: float
     ridge_alphas: np.ndarray      # lambda chosen on each fold
-    model: ReducedRankRegression  # refitted on all data at the optimal rank
+    model: "ReducedRankRegression"  # refitted on all data at the optimal rank (neurodyn.models.rrr)
 
 
 def _nse_score(Y_test, Y_pred, y_train_mean) -> float:
-    return 1.0 - float(np.sum((Y_test - Y_pred) ** 2) / np.sum((Y_test - y_train_mean) ** 2))
+    return one_minus_nse(Y_test, Y_pred, y_train_mean)
 
 
 def rrr_cross_validate(source, target, ranks=None, *, n_folds: int = 10, seed: int = 0,
@@ -180,6 +159,8 @@ def rrr_cross_validate(source, target, ranks=None, *, n_folds: int = 10, seed: i
     best = int(np.argmax(mean))
     within = np.where(mean >= mean[best] - sem[best])[0]
     optimal = int(ranks[within.min()])
+    from neurodyn.models.rrr import ReducedRankRegression  # the estimator lives in the fit layer
+
     model = ReducedRankRegression(optimal).fit(X, Y)
     return RRRCrossValidation(ranks=ranks, performance=mean, performance_sem=sem, fold_performance=perf,
                               optimal_rank=optimal, ridge_performance=float(ridge_perf.mean()),
@@ -213,6 +194,15 @@ def predictive_alignment(source, predictive_dimensions, n_dominant: int | None =
     angles = np.degrees(scipy.linalg.subspace_angles(Q, pca.components_[:k].T))
     return {"principal_angles_deg": np.sort(angles), "variance_captured": captured,
             "variance_ratio": captured / top}
+
+
+def __getattr__(name):
+    # `ReducedRankRegression` is an estimator (layer 4, `neurodyn.models.rrr`); resolved on first use so
+    # that this analysis module does not import the fit layer when it is loaded.
+    if name == "ReducedRankRegression":
+        from neurodyn.models.rrr import ReducedRankRegression
+        return ReducedRankRegression
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def synthetic_communication(n_samples: int = 1000, n_source: int = 30, n_target: int = 20, rank: int = 2,

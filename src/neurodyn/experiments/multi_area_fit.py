@@ -58,6 +58,7 @@ def run_multi_area_fit(cfg: MultiAreaFitConfig, run: Run) -> dict:
     if cfg.soft_norm is not None:
         Y = soft_normalize(Y, cfg.soft_norm)
     model = MultiAreaLDS((cfg.latent_dim,) * names.size, max_iter=cfg.max_iter, tol=cfg.tol).fit(Y, sizes)
+    model.save(run.out / "model.npz")        # load with neurodyn.models.load_model(RUN)
     ll = np.asarray(model.loglik_)
     metrics: dict = {"n_areas": int(names.size), "n_sequences": int(Y.shape[0]),
                      "loglik_per_bin": model.score(Y),
@@ -90,6 +91,8 @@ def run_multi_area_fit(cfg: MultiAreaFitConfig, run: Run) -> dict:
     run.save_figure(fig, "communication_subspaces", "Singular values of each fitted inter-area block (seed 000); "
                                                     "the dashed line is the rank threshold")
     run.save_array("loglik", model.loglik_)
+    run.note("The fitted model is in model.npz (neurodyn.models.load_model); its areas are in the order "
+             f"{', '.join(map(str, names))}.")
     run.note(f"{names.size} areas ({', '.join(f'{a}: {m} neurons' for a, m in zip(names, sizes))}), "
              f"{Y.shape[0]} sequences of {Y.shape[1]} bins, {cfg.latent_dim} latents per area.")
     return metrics

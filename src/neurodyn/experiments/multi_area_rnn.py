@@ -122,7 +122,8 @@ def run_multi_area_rnn(cfg: MultiAreaRNNConfig, run: Run) -> dict:
         raise ValueError(f"tau_ms={cfg.tau_ms}: expected two time constants (one per area)")
     model, task, psth, kept = train_reach_rnn(cfg, (cfg.area_size, cfg.area_size), psth_weight=cfg.psth_weight,
                                               psth_area=cfg.psth_area - 1)
-    x, r, z = model.predict(task.inputs)
+    x, r, z = model.simulate(task.inputs)
+    model.save(run.out / "model.npz")                       # neurodyn.models.load_model(RUN)
     idx = model.structure_.area_index(cfg.psth_area - 1)
     r2_cv = heldout_condition_r2(r[..., idx], psth, model.psth_ridge)
     net = model.to_network()

@@ -64,6 +64,7 @@ def run_rrr_fit(cfg: RRRFitConfig, run: Run) -> dict:
     max_rank = min(X.shape[1], Y.shape[1]) if cfg.max_rank is None else min(cfg.max_rank, X.shape[1], Y.shape[1])
     cv = rrr_cross_validate(X, Y, np.arange(1, max_rank + 1), n_folds=cfg.n_folds, seed=cfg.seed)
     align = predictive_alignment(X, cv.model.predictive_dimensions_)
+    cv.model.save(run.out / "model.npz")     # the optimal-rank model; neurodyn.models.load_model(RUN)
     run.save_array("ranks", cv.ranks)
     run.save_array("cv_performance", cv.performance)
     run.save_array("cv_performance_sem", cv.performance_sem)

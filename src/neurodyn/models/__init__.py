@@ -35,3 +35,6 @@ __all__ += ["StimLVM"]
 from neurodyn.models.base import NeurodynEstimator, NotFittedError, check_rates, load_model  # noqa: E402
 
 __all__ += ["NeurodynEstimator", "NotFittedError", "check_rates", "load_model"]
+from neurodyn.models.rrr import ReducedRankRegression  # noqa: E402
+
+__all__ += ["ReducedRankRegression"]

@@ -68,6 +68,7 @@ import scipy.linalg
 from sklearn.decomposition import PCA
 
 from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.models.base import NeurodynEstimator, check_rates
 from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
 from neurodyn.progress import progress
 
@@ -186,7 +187,7 @@ class CommunicationSubspace:
     null_variance: float | None
 
 
-class MultiAreaLDS:
+class MultiAreaLDS(NeurodynEstimator):
     """Coupled multi-area LDS fitted by block-structured EM (seed 000; equations in the module docstring).
 
     Parameters
@@ -200,29 +201,47 @@ class MultiAreaLDS:
     Initialisation (deterministic): PCA of each area's activity gives C_a and latent estimates, then the
     block least squares of the M-step on those estimates gives A, B and Q.
 
+    Contract (`neurodyn.models.base`): ``fit(X, obs_sizes)`` returns self; ``transform(X)`` is the
+    smoothed posterior mean ``E[x_t | y_1..T]`` (trials, T, sum k_a); ``predict(X)`` the denoised
+    observations ``C E[x_t | y] + d``; ``score(X)`` the mean log-likelihood ``log p(y_1..T)`` per observed
+    (trial, time) bin (Kalman filter, higher is better); ``sample(n, seed)`` draws trials from the fitted
+    model.
+
     Attributes after `fit`: ``params_`` (joint `LDSParams`), ``loglik_`` (per iteration),
-    ``obs_sizes_``, ``input_sizes_``, ``means_`` (smoothed latents of the training data).
+    ``obs_sizes_``, ``input_sizes_``, ``n_steps_`` (bins per training trial), ``means_`` (smoothed
+    latents of the training data).
     """
 
     def __init__(self, latent_dims=(3, 3), *, max_iter: int = 100, tol: float = 1e-6, min_variance: float = 1e-6):
-        self.latent_dims = tuple(positive_int(f"latent_dims[{i}]", k) for i, k in enumerate(latent_dims))
-        self.max_iter = positive_int("max_iter", max_iter)
-        self.tol = in_range("tol", tol, 0.0, np.inf)
-        self.min_variance = in_range("min_variance", min_variance, 0.0, np.inf, lo_open=True)
+        self.latent_dims = latent_dims
+        self.max_iter = max_iter
+        self.tol = tol
+        self.min_variance = min_variance
+
+    def _validate_params(self):
+        try:
+            dims = tuple(self.latent_dims)
+        except TypeError:
+            fail("latent_dims", self.latent_dims, "a sequence of latent dimensions, one per area", TypeError)
+        self._dims = tuple(positive_int(f"latent_dims[{i}]", k) for i, k in enumerate(dims))
+        if not self._dims:
+            fail("latent_dims", self.latent_dims, "at least one area")
+        positive_int("max_iter", self.max_iter)
+        in_range("tol", self.tol, 0.0, np.inf)
+        in_range("min_variance", self.min_variance, 0.0, np.inf, lo_open=True)
+        return self._dims
 
     # ---- data checks ------------------------------------------------------------------------
     def _check_data(self, Y, obs_sizes, inputs, input_sizes):
-        Y = finite_array("Y", Y)
-        if Y.ndim == 2:
-            Y = Y[None]
-        if Y.ndim != 3:
-            fail("Y", Y, "an array (trials, T, neurons)")
+        Y = check_rates(Y, "X")
+        if obs_sizes is None:
+            fail("obs_sizes", obs_sizes, "the number of neurons of each area (areas' neurons in order)")
         obs_sizes = tuple(positive_int(f"obs_sizes[{i}]", p) for i, p in enumerate(obs_sizes))
-        if len(obs_sizes) != len(self.latent_dims):
-            fail("obs_sizes", obs_sizes, f"{len(self.latent_dims)} areas (one per entry of latent_dims)")
+        if len(obs_sizes) != len(self._dims):
+            fail("obs_sizes", obs_sizes, f"{len(self._dims)} areas (one per entry of latent_dims)")
         if sum(obs_sizes) != Y.shape[2]:
             fail("obs_sizes", obs_sizes, f"sizes summing to the {Y.shape[2]} neurons of Y")
-        for a, (p, k) in enumerate(zip(obs_sizes, self.latent_dims)):
+        for a, (p, k) in enumerate(zip(obs_sizes, self._dims)):
             if k > p:
                 fail(f"latent_dims[{a}]", k, f"at most the {p} neurons of area {a}")
         if inputs is None:
@@ -247,7 +266,7 @@ class MultiAreaLDS:
         d = Y.reshape(-1, N).mean(0)
         R = np.zeros(N)
         X = np.zeros((n_tr, T, K))
-        for a in range(len(self.latent_dims)):
+        for a in range(len(self._dims)):
             ya = Y[:, :, po[a]:po[a + 1]].reshape(-1, po[a + 1] - po[a])
             pca = PCA(n_components=ko[a + 1] - ko[a], svd_solver="full").fit(ya)
             scale = np.sqrt(pca.explained_variance_)
@@ -260,7 +279,7 @@ class MultiAreaLDS:
         A = np.zeros((K, K))
         B = np.zeros((K, U.shape[2]))
         Q = np.zeros((K, K))
-        for a in range(len(self.latent_dims)):
+        for a in range(len(self._dims)):
             cols = np.r_[np.arange(K), K + np.arange(mo[a], mo[a + 1])]
             rows = slice(ko[a], ko[a + 1])
             F = np.linalg.lstsq(Z[:, cols], Xn[:, rows], rcond=None)[0].T
@@ -293,7 +312,7 @@ class MultiAreaLDS:
         A = np.zeros((K, K))
         B = np.zeros((K, Mu))
         Q = np.zeros((K, K))
-        for a in range(len(self.latent_dims)):
+        for a in range(len(self._dims)):
             r = slice(ko[a], ko[a + 1])
             ua = slice(mo[a], mo[a + 1])
             Szz = np.block([[S_pp, S_pu[:, ua]], [S_pu[:, ua].T, S_uu[ua, ua]]])
@@ -313,7 +332,7 @@ class MultiAreaLDS:
         C = np.zeros((N, K))
         d = np.zeros(N)
         R = np.zeros(N)
-        for a in range(len(self.latent_dims)):
+        for a in range(len(self._dims)):
             r = slice(ko[a], ko[a + 1])
             o = slice(po[a], po[a + 1])
             Sss = np.block([[S_xx[r, r], S_x[r, None]], [S_x[None, r], np.array([[n_all]])]])
@@ -327,11 +346,13 @@ class MultiAreaLDS:
         S0 = 0.5 * (S0 + S0.T) + self.min_variance * np.eye(K)
         return LDSParams(A, B, C, d, Q, R, m0, S0)
 
-    def fit(self, Y, obs_sizes, inputs=None, input_sizes=None, init_params: LDSParams | None = None) -> "MultiAreaLDS":
-        """Fit by EM. ``Y``: (trials, T, neurons) with areas' neurons in order, ``obs_sizes`` per area;
+    def fit(self, X, obs_sizes=None, inputs=None, input_sizes=None, init_params: LDSParams | None = None,
+            y=None) -> "MultiAreaLDS":
+        """Fit by EM. ``X``: (trials, T, neurons) with areas' neurons in order, ``obs_sizes`` per area;
         ``inputs`` (trials, T, U) split among areas by ``input_sizes`` (default: all to area 0)."""
-        Y, obs_sizes, U, input_sizes = self._check_data(Y, obs_sizes, inputs, input_sizes)
-        po, ko, mo = _offsets(obs_sizes), _offsets(self.latent_dims), _offsets(input_sizes)
+        self._validate_params()
+        Y, obs_sizes, U, input_sizes = self._check_data(X, obs_sizes, inputs, input_sizes)
+        po, ko, mo = _offsets(obs_sizes), _offsets(self._dims), _offsets(input_sizes)
         if init_params is None:
             params = self._init(Y, U, po, ko, mo)
         else:
@@ -339,7 +360,7 @@ class MultiAreaLDS:
         Uj = jnp.asarray(U) if U.shape[2] else None
         Yj = jnp.asarray(Y)
         lls = []
-        for _ in progress(range(self.max_iter), self.max_iter, "multi-area LDS EM"):
+        for _ in progress(range(int(self.max_iter)), int(self.max_iter), "multi-area LDS EM"):
             sm = kalman_smoother_batch(params, Yj, Uj)
             ll = float(np.sum(np.asarray(sm.loglik)))
             if not np.isfinite(ll):
@@ -354,35 +375,70 @@ class MultiAreaLDS:
         self.loglik_ = np.asarray(lls)
         self.obs_sizes_ = obs_sizes
         self.input_sizes_ = input_sizes
+        self.n_steps_ = int(Y.shape[1])
         self.means_ = np.asarray(sm.means)
         return self
 
     def _fitted(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError("MultiAreaLDS: call fit() first")
+        self._check_fitted("params_")
+        if not hasattr(self, "_dims"):
+            self._validate_params()
 
-    def score(self, Y, inputs=None) -> float:
-        """Log-likelihood per time bin of (trials, T, neurons) data under the fitted model."""
+    def _smooth(self, X, inputs):
         self._fitted()
-        Y = finite_array("Y", Y)
-        Y = Y[None] if Y.ndim == 2 else Y
-        sm = kalman_smoother_batch(self.params_, jnp.asarray(Y), None if inputs is None else jnp.asarray(inputs))
+        Y = check_rates(X, "X")
+        N = int(np.asarray(self.params_.C).shape[0])
+        if Y.shape[2] != N:
+            fail("X", Y, f"(trials, T, {N}) activity: the neurons of the fitted areas")
+        U = None
+        n_in = int(np.asarray(self.params_.B).shape[1])
+        if inputs is not None:
+            U = finite_array("inputs", inputs)
+            U = np.broadcast_to(U, Y.shape[:2] + U.shape[-1:]) if U.ndim == 2 else U
+            if U.shape != Y.shape[:2] + (n_in,):
+                fail("inputs", U, f"shape {Y.shape[:2] + (n_in,)}")
+            U = jnp.asarray(U)
+        elif n_in:
+            U = jnp.zeros(Y.shape[:2] + (n_in,))
+        params = LDSParams(*(np.asarray(p) for p in self.params_))
+        return Y, kalman_smoother_batch(params, jnp.asarray(Y), U)
+
+    def transform(self, X, inputs=None) -> np.ndarray:
+        """Posterior-mean latents ``E[x_t | y_1..T]`` (trials, T, sum k_a) by the Kalman/RTS smoother."""
+        return np.asarray(self._smooth(X, inputs)[1].means)
+
+    def predict(self, X, inputs=None) -> np.ndarray:
+        """Denoised observations ``C E[x_t | y_1..T] + d`` (trials, T, neurons)."""
+        m = self.transform(X, inputs)
+        return m @ np.asarray(self.params_.C).T + np.asarray(self.params_.d)
+
+    def score(self, X, inputs=None) -> float:
+        """Mean log-likelihood per observed bin: ``sum_trials log p(y_1..T) / (trials * T)`` under the fitted
+        model (the Kalman filter's prediction-error decomposition; higher is better)."""
+        Y, sm = self._smooth(X, inputs)
         return float(np.sum(np.asarray(sm.loglik))) / (Y.shape[0] * Y.shape[1])
+
+    def sample(self, n: int, seed: int = 0, *, n_steps: int | None = None, inputs=None):
+        """``(x, y)``: latents (n, T, K) and observations (n, T, N) of ``n`` trials drawn from the fitted
+        model (`simulate_multi_area_lds`); ``n_steps`` defaults to the training trials' length."""
+        self._fitted()
+        T = self.n_steps_ if n_steps is None else positive_int("n_steps", n_steps, 2)
+        return simulate_multi_area_lds(self.params_, n, T, inputs=inputs, seed=seed)
 
     def block(self, source: int, target: int) -> np.ndarray:
         """Fitted ``B_{source->target}`` (k_target x k_source); ``block(a, a)`` is A_a."""
         self._fitted()
-        ko = _offsets(self.latent_dims)
+        ko = _offsets(self._dims)
         for name, v in (("source", source), ("target", target)):
-            if not 0 <= v < len(self.latent_dims):
-                fail(name, v, f"an area index in [0, {len(self.latent_dims) - 1}]")
+            if not 0 <= v < len(self._dims):
+                fail(name, v, f"an area index in [0, {len(self._dims) - 1}]")
         return self.params_.A[ko[target]:ko[target + 1], ko[source]:ko[source + 1]]
 
     def communication_subspace(self, source: int, target: int, rank: int | None = None, *,
                                rel_tol: float = 0.1, means=None) -> CommunicationSubspace:
         """Potent/null spaces of ``source -> target`` and their alignment with the source's top PCs."""
         self._fitted()
-        return communication_subspace(self.params_, self.latent_dims, self.obs_sizes_, source, target, rank,
+        return communication_subspace(self.params_, self._dims, self.obs_sizes_, source, target, rank,
                                       rel_tol=rel_tol, means=self.means_ if means is None else means)
 
 

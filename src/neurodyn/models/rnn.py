@@ -46,6 +46,7 @@ import optax
 
 from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
 from neurodyn.dynamics.gain import GainFunction
+from neurodyn.models.base import NeurodynEstimator
 from neurodyn.network import Network
 from neurodyn.progress import progress
 
@@ -135,6 +136,14 @@ def dale_rnn_structure(area_sizes=(100, 100), n_inputs: int = 3, n_outputs: int 
     return RNNStructure(sizes, names, tuple(cell), tuple(areas), sign, mask, in_mask, out_mask, tau)
 
 
+def _check_task(X):
+    for f in ("inputs", "targets", "mask", "t_ms"):
+        if not hasattr(X, f):
+            fail("X", type(X).__name__, "a task with inputs, targets, mask and t_ms (e.g. DelayedReachTask)",
+                 TypeError)
+    return X
+
+
 def _effective_W(W_free, mask, sign):
     return jnp.abs(W_free) * mask * sign[None, :]
 
@@ -177,7 +186,7 @@ def psth_fit(rates, psth, ridge: float = 1e-2):
     return 1.0 - jnp.sum((P - R @ M) ** 2) / jnp.sum(P**2), M
 
 
-class DaleRNN:
+class DaleRNN(NeurodynEstimator):
     """Dale-constrained single- or multi-area rate RNN trained by BPTT (module docstring).
 
     Parameters
@@ -193,8 +202,23 @@ class DaleRNN:
     spectral_radius : spectral radius of the initial effective W.
     seed : masks, initial weights and noise.
 
-    Attributes after `fit`: ``structure_``, ``params_``, ``loss_history_``, ``task_error_`` (1 - R^2),
-    ``psth_r2_`` (None without PSTHs).
+    Contract (`neurodyn.models.base`). ``X`` is a task (an object with ``inputs`` (C, T, n_in), ``targets``
+    (C, T, n_out), ``mask`` (C, T) and ``t_ms``, e.g. `DelayedReachTask`) or, for the methods that only
+    need inputs, an input array (C, T, n_in). ``fit(X, psth)`` returns self. The RNN has no posterior
+    over latents: ``transform(X)`` is its unit activity, the rates ``r = [x]_+`` (C, T, N), of the
+    noise-free network driven by the inputs; ``predict(X)`` its outputs ``z = W_out r`` (C, T, n_out);
+    `simulate` returns ``(x, r, z)`` with optional recurrent noise. Noise model (fitted in ``fit``):
+    the targets are the noise-free outputs plus Gaussian noise, ``z* ~ N(z, diag(s^2))`` on the masked
+    bins, ``s^2`` the per-output mean squared training residual (its maximum-likelihood estimate), so
+    ``score(X)`` is the mean Gaussian log-likelihood per observed (masked) bin::
+
+        score = 1/|mask| sum_{(c,t) in mask} sum_j [ -1/2 log(2 pi s_j^2) - (z*_{c,t,j} - z_{c,t,j})^2 / (2 s_j^2) ]
+
+    (higher is better), and ``sample(X, seed)`` draws targets from that model.
+
+    Attributes after `fit`: ``structure_``, ``params_``, ``loss_history_``, ``task_error_`` (1 - R^2 of
+    the noise-free outputs), ``psth_r2_`` (of the noise-free rates; None without PSTHs),
+    ``noise_variance_`` (n_out,).
     """
 
     def __init__(self, area_sizes=(100, 100), *, e_fraction: float = 0.8, p_local: float = 1.0, proportions=None,
@@ -202,20 +226,34 @@ class DaleRNN:
                  learning_rate: float = 1e-3, noise_sd: float = 0.0, rate_reg: float = 1e-4,
                  weight_reg: float = 1e-4, psth_weight: float = 1.0, psth_area: int = 0, psth_ridge: float = 1e-2,
                  spectral_radius: float = 1.0, seed: int = 0):
-        self.area_sizes = tuple(area_sizes)
+        self.area_sizes = area_sizes
         self.e_fraction, self.p_local, self.proportions = e_fraction, p_local, proportions
-        self.input_areas, self.output_area, self.taus_ms = tuple(input_areas), int(output_area), taus_ms
-        self.dt_ms = positive("dt_ms", dt_ms)
-        self.n_iter = positive_int("n_iter", n_iter, 0)
-        self.learning_rate = positive("learning_rate", learning_rate)
-        self.noise_sd = in_range("noise_sd", noise_sd, 0.0, np.inf)
-        self.rate_reg = in_range("rate_reg", rate_reg, 0.0, np.inf)
-        self.weight_reg = in_range("weight_reg", weight_reg, 0.0, np.inf)
-        self.psth_weight = in_range("psth_weight", psth_weight, 0.0, np.inf)
-        self.psth_area = int(psth_area)
-        self.psth_ridge = positive("psth_ridge", psth_ridge)
-        self.spectral_radius = positive("spectral_radius", spectral_radius)
-        self.seed = int(seed)
+        self.input_areas, self.output_area, self.taus_ms = input_areas, output_area, taus_ms
+        self.dt_ms = dt_ms
+        self.n_iter = n_iter
+        self.learning_rate = learning_rate
+        self.noise_sd = noise_sd
+        self.rate_reg = rate_reg
+        self.weight_reg = weight_reg
+        self.psth_weight = psth_weight
+        self.psth_area = psth_area
+        self.psth_ridge = psth_ridge
+        self.spectral_radius = spectral_radius
+        self.seed = seed
+
+    def _validate_params(self) -> None:
+        positive("dt_ms", self.dt_ms)
+        positive_int("n_iter", self.n_iter, 0)
+        positive("learning_rate", self.learning_rate)
+        in_range("noise_sd", self.noise_sd, 0.0, np.inf)
+        in_range("rate_reg", self.rate_reg, 0.0, np.inf)
+        in_range("weight_reg", self.weight_reg, 0.0, np.inf)
+        in_range("psth_weight", self.psth_weight, 0.0, np.inf)
+        positive_int("psth_area", self.psth_area, -len(tuple(self.area_sizes)))
+        positive("psth_ridge", self.psth_ridge)
+        positive("spectral_radius", self.spectral_radius)
+        positive_int("seed", self.seed, 0)
+        positive_int("output_area", self.output_area, -len(tuple(self.area_sizes)))
 
     def _init_params(self, st: RNNStructure, n_in: int, n_out: int) -> dict:
         rng = np.random.default_rng([self.seed, 1])
@@ -235,12 +273,15 @@ class DaleRNN:
         return (jnp.asarray(st.mask), jnp.asarray(st.sign), jnp.asarray(st.input_mask), jnp.asarray(st.output_mask),
                 jnp.asarray(st.tau))
 
-    def fit(self, task, psth=None) -> "DaleRNN":
-        """Train on a `DelayedReachTask` (or any object with ``inputs``, ``targets``, ``mask``, ``t_ms``).
+    def fit(self, X, psth=None, y=None) -> "DaleRNN":
+        """Train on a task ``X`` (a `DelayedReachTask` or any object with ``inputs``, ``targets``, ``mask``,
+        ``t_ms``).
 
         ``psth``: (C, T, k) recorded activity of the same conditions and times for the PSTH term (e.g.
         the top principal components of soft-normalised firing rates), or None.
         """
+        self._validate_params()
+        task = _check_task(X)
         U = finite_array("task.inputs", task.inputs, ndim=3)
         Z = finite_array("task.targets", task.targets, ndim=3)
         mask = np.asarray(task.mask, bool)
@@ -249,8 +290,9 @@ class DaleRNN:
         dt = float(np.diff(task.t_ms)[0])
         if abs(dt - self.dt_ms) > 1e-9:
             fail("task.t_ms", task.t_ms, f"a time step equal to dt_ms={self.dt_ms}")
-        st = dale_rnn_structure(self.area_sizes, U.shape[2], Z.shape[2], e_fraction=self.e_fraction,
-                                p_local=self.p_local, proportions=self.proportions, input_areas=self.input_areas,
+        st = dale_rnn_structure(tuple(self.area_sizes), U.shape[2], Z.shape[2], e_fraction=self.e_fraction,
+                                p_local=self.p_local, proportions=self.proportions,
+                                input_areas=tuple(self.input_areas),
                                 output_area=self.output_area, taus_ms=self.taus_ms, seed=self.seed)
         if np.any(self.dt_ms >= st.tau):
             fail("dt_ms", self.dt_ms, f"a step smaller than every tau (min {st.tau.min():g} ms)")
@@ -297,32 +339,85 @@ class DaleRNN:
         state = opt.init(params)
         key = jax.random.PRNGKey(self.seed)
         hist = []
-        for i in progress(range(self.n_iter), self.n_iter, "training Dale RNN (BPTT)"):
+        for i in progress(range(int(self.n_iter)), int(self.n_iter), "training Dale RNN (BPTT)"):
             params, state, val = update(params, state, jax.random.fold_in(key, i))
             hist.append(float(val))
             if not np.isfinite(hist[-1]):
                 raise FloatingPointError(f"DaleRNN.fit: loss became non-finite at iteration {i}")
-        self.params_ = params
+        self.params_ = {k: np.asarray(v) for k, v in params.items()}
         self.loss_history_ = np.asarray(hist)
-        final = jax.jit(losses)(params, key)
-        self.task_error_ = float(final["task"])
-        self.psth_r2_ = float(final["psth_r2"]) if Pj is not None else None
-        self._fit_task = (U, Z, mask)
+        # summaries of the trained, noise-free network (deterministic given the parameters)
+        _, r, z = self.simulate(U)
+        m = mask.astype(bool)
+        self.task_error_ = float(np.sum((z[m] - Z[m]) ** 2) / zvar)
+        self.psth_r2_ = (float(psth_fit(jnp.asarray(r[..., np.asarray(psth_idx)]), Pj, self.psth_ridge)[0])
+                         if Pj is not None else None)
+        self.noise_variance_ = np.maximum(np.mean((z[m] - Z[m]) ** 2, 0), 1e-12 * max(float(np.var(Z[m])), 1e-300))
         return self
 
     def _fitted(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError("DaleRNN: call fit() first")
+        self._check_fitted("params_")
 
-    def predict(self, inputs, *, noise_sd: float = 0.0, seed: int = 0):
-        """``(x, r, z)``: states, rates (C, T, N) and outputs (C, T, n_out) for inputs (C, T, n_in)."""
-        self._fitted()
-        U = finite_array("inputs", inputs, ndim=3)
+    def _inputs(self, X) -> np.ndarray:
+        U = finite_array("inputs", X.inputs if hasattr(X, "inputs") else X, ndim=3)
         if U.shape[2] != self.structure_.input_mask.shape[1]:
             fail("inputs", U, f"{self.structure_.input_mask.shape[1]} input channels")
-        x, r, z = _run(self.params_, *self._arrays(), jnp.asarray(U), jax.random.PRNGKey(seed), float(noise_sd),
-                       self.dt_ms, noisy=noise_sd > 0)
+        return U
+
+    def simulate(self, X, *, noise_sd: float = 0.0, seed: int = 0):
+        """``(x, r, z)``: states, rates (C, T, N) and outputs (C, T, n_out) for a task or inputs (C, T, n_in),
+        with recurrent noise of SD ``noise_sd`` (module docstring) when it is > 0."""
+        self._fitted()
+        U = self._inputs(X)
+        noise_sd = in_range("noise_sd", noise_sd, 0.0, np.inf)
+        params = {k: jnp.asarray(v) for k, v in self.params_.items()}
+        x, r, z = _run(params, *self._arrays(), jnp.asarray(U), jax.random.PRNGKey(seed), float(noise_sd),
+                       float(self.dt_ms), noisy=noise_sd > 0)
         return np.asarray(x), np.asarray(r), np.asarray(z)
+
+    def transform(self, X) -> np.ndarray:
+        """Unit activity: the rates ``r = [x]_+`` (C, T, N) of the noise-free network (class docstring)."""
+        return self.simulate(X)[1]
+
+    def predict(self, X) -> np.ndarray:
+        """Outputs ``z = W_out r`` (C, T, n_out) of the noise-free network."""
+        return self.simulate(X)[2]
+
+    def score(self, X, y=None) -> float:
+        """Mean Gaussian log-likelihood per observed (masked) bin of the task's targets (class docstring)."""
+        task = _check_task(X)
+        z = self.predict(task)
+        Z = finite_array("task.targets", task.targets, ndim=3)
+        m = np.asarray(task.mask, bool)
+        if Z.shape != z.shape or m.shape != z.shape[:2]:
+            fail("task.targets", Z, f"shape {z.shape} with a ({z.shape[0]}, {z.shape[1]}) mask")
+        s2 = self.noise_variance_
+        ll = -0.5 * np.log(2 * np.pi * s2) - 0.5 * (Z[m] - z[m]) ** 2 / s2
+        return float(np.sum(ll) / max(int(m.sum()), 1))
+
+    def sample(self, X, seed: int = 0) -> np.ndarray:
+        """Targets (C, T, n_out) drawn from the noise model: ``z + N(0, diag(noise_variance_))``."""
+        z = self.predict(X)
+        rng = np.random.default_rng(seed)
+        return z + rng.standard_normal(z.shape) * np.sqrt(self.noise_variance_)
+
+    # ---- model files: parameters (dict of arrays) and the fixed structure
+    def _extra_state(self):
+        st = self.structure_
+        arrays = {f"params_.{k}": np.asarray(v) for k, v in self.params_.items()}
+        for f in ("sign", "mask", "input_mask", "output_mask", "tau"):
+            arrays[f"structure_.{f}"] = np.asarray(getattr(st, f))
+        values = {"params_": sorted(self.params_),
+                  "structure_": {"area_sizes": list(st.area_sizes), "area_names": list(st.area_names),
+                                 "cell_types": list(st.cell_types), "areas": list(st.areas)}}
+        return arrays, values
+
+    def _restore_extra(self, arrays, values):
+        self.params_ = {k: arrays[f"params_.{k}"] for k in values["params_"]}
+        sv = values["structure_"]
+        self.structure_ = RNNStructure(tuple(sv["area_sizes"]), tuple(sv["area_names"]), tuple(sv["cell_types"]),
+                                       tuple(sv["areas"]), *(arrays[f"structure_.{f}"] for f in
+                                                             ("sign", "mask", "input_mask", "output_mask", "tau")))
 
     @property
     def W_(self) -> np.ndarray:
@@ -343,7 +438,7 @@ class DaleRNN:
 
     def input_drive(self, inputs) -> np.ndarray:
         """``h = W_in u + b`` (C, T, N): the external input of the equivalent `Network`."""
-        return np.asarray(finite_array("inputs", inputs)) @ self.W_in_.T + np.asarray(self.params_["b"])
+        return np.asarray(self._inputs(inputs)) @ self.W_in_.T + np.asarray(self.params_["b"])
 
     def dale_violations(self) -> int:
         """Entries whose sign contradicts the presynaptic cell type, plus nonzero entries outside the mask."""

@@ -5,9 +5,19 @@ trial-averaged entry). An observed trial average ``yhat`` stands for the trial-s
 ``k = m * dt * yhat``; by the additivity of the Poisson distribution the log-likelihood of the single
 trials of one entry is that of ``k`` under a Poisson of mean ``m * dt * rate`` (§8.4, first equation).
 
-Softplus rectification (§8.4, Extended Data Fig. 2c), with kappa = 10 and eps = 0.5 spikes/s::
+Softplus rectification (§8.4, Extended Data Fig. 2c)::
 
     g(y) = eps + softplus(kappa * (y - eps)) / kappa,     g'(y) = sigmoid(kappa * (y - eps))
+
+Units of kappa (a decision; the text is not explicit). §8 takes "spike counts in non-overlapping 20 ms
+bins, and assume[s] that all rates are normalized as spikes/bin in the derivations that follow", and
+§8.4 quotes "kappa = 10 and epsilon = 0.5 spikes/sec". kappa multiplies a rate, so it carries inverse
+rate units; we read it in the units of the derivation, 10 per (spikes/bin) at 20 ms bins, and eps in
+the units it is quoted in, spikes/s. The functions here take rates in spikes/s, so their sharpness is
+``kappa_hz = KAPPA * KAPPA_BIN_MS / 1000 = 0.2`` per (spikes/s) (transition width 1/kappa_hz = 5
+spikes/s = 0.1 spikes/bin). The link is thereby one fixed function of the rate in spikes/s and does not
+change with the data's bin width (a kappa re-applied per bin of the data would make 10 ms and 20 ms
+bins of the same rates fit differently; `StimLVM(kappa_bin_ms=...)` states the bin kappa refers to).
 
 so g -> eps as y -> -inf, g(y) ~ y for y >> eps and g(y) > y everywhere (g(y) - y = softplus(-kappa (y -
 eps)) / kappa > 0).
@@ -62,25 +72,27 @@ import numpy as np
 
 from neurodyn._validate import finite_array, positive
 
-__all__ = ["KAPPA", "EPS", "ETA", "rectify", "rectify_grad", "poisson_gradient", "steepest_point",
+__all__ = ["KAPPA", "KAPPA_BIN_MS", "KAPPA_HZ", "EPS", "ETA", "rectify", "rectify_grad", "poisson_gradient", "steepest_point",
            "shaped_loglik", "shaped_gradient", "total_loglik", "poisson_deviance"]
 
-KAPPA = 10.0
-EPS = 0.5
+KAPPA = 10.0            # per (spikes/bin), at bins of KAPPA_BIN_MS (§8.4 with §8's 20 ms bins)
+KAPPA_BIN_MS = 20.0
+KAPPA_HZ = KAPPA * KAPPA_BIN_MS / 1000.0     # the same sharpness per (spikes/s): 0.2
+EPS = 0.5               # spikes/s
 ETA = 0.01
 
 
-def rectify(y, kappa: float = KAPPA, eps: float = EPS):
+def rectify(y, kappa: float = KAPPA_HZ, eps: float = EPS):
     """Softplus rectification ``g(y) = eps + softplus(kappa (y - eps)) / kappa`` (seed 001 §8.4)."""
     return eps + jax.nn.softplus(kappa * (y - eps)) / kappa
 
 
-def rectify_grad(y, kappa: float = KAPPA, eps: float = EPS):
+def rectify_grad(y, kappa: float = KAPPA_HZ, eps: float = EPS):
     """``g'(y) = sigmoid(kappa (y - eps))``."""
     return jax.nn.sigmoid(kappa * (y - eps))
 
 
-def poisson_gradient(y, yhat, kappa: float = KAPPA, eps: float = EPS):
+def poisson_gradient(y, yhat, kappa: float = KAPPA_HZ, eps: float = EPS):
     """``f0(y, yhat) = g'(y) (g(yhat)/g(y) - 1)``: gradient of the rectified Poisson term (§8.4)."""
     return rectify_grad(y, kappa, eps) * (rectify(yhat, kappa, eps) / rectify(y, kappa, eps) - 1.0)
 
@@ -92,7 +104,7 @@ def _slope_sign(y, s, kappa, eps):
 
 
 @partial(jax.jit, static_argnames=("kappa", "eps", "n_iter"))
-def steepest_point(yhat, kappa: float = KAPPA, eps: float = EPS, n_iter: int = 100):
+def steepest_point(yhat, kappa: float = KAPPA_HZ, eps: float = EPS, n_iter: int = 100):
     """``U(yhat) = argmax_y f0(y, yhat)`` by bisection on [eps - 40/kappa, max(yhat, eps - 40/kappa)].
 
     The sign of df0/dy (module docstring) is positive at the left end and negative at y = yhat.
@@ -113,7 +125,7 @@ def steepest_point(yhat, kappa: float = KAPPA, eps: float = EPS, n_iter: int = 1
 
 
 @partial(jax.jit, static_argnames=("kappa", "eps", "eta"))
-def shaped_loglik(y, yhat, U=None, kappa: float = KAPPA, eps: float = EPS, eta: float = ETA):
+def shaped_loglik(y, yhat, U=None, kappa: float = KAPPA_HZ, eps: float = EPS, eta: float = ETA):
     """Shaped log-likelihood per unit ``m * dt`` (module docstring)::
 
         L(y, yhat) = L0(max(y, U), yhat) + f0(U, yhat) min(y - U, 0) + eta (y - g(y))
@@ -130,7 +142,7 @@ def shaped_loglik(y, yhat, U=None, kappa: float = KAPPA, eps: float = EPS, eta: 
 
 
 @partial(jax.jit, static_argnames=("kappa", "eps", "eta"))
-def shaped_gradient(y, yhat, U=None, kappa: float = KAPPA, eps: float = EPS, eta: float = ETA):
+def shaped_gradient(y, yhat, U=None, kappa: float = KAPPA_HZ, eps: float = EPS, eta: float = ETA):
     """``f(y, yhat) = f0(max(y, U), yhat) + eta (1 - g'(y))`` in closed form (the derivative of h, §8.4)."""
     if U is None:
         U = steepest_point(yhat, kappa, eps)
@@ -138,13 +150,13 @@ def shaped_gradient(y, yhat, U=None, kappa: float = KAPPA, eps: float = EPS, eta
             + eta * (1.0 - rectify_grad(y, kappa, eps)))
 
 
-def total_loglik(rates, observed, n_trials, dt_s: float, U=None, kappa: float = KAPPA, eps: float = EPS,
+def total_loglik(rates, observed, n_trials, dt_s: float, U=None, kappa: float = KAPPA_HZ, eps: float = EPS,
                  eta: float = ETA):
     """``sum_{c,t,d} m_{c,t,d} dt L(rate, yhat)`` (seed 001 §8.4); rates and observations in spikes/s."""
     return jnp.sum(n_trials * dt_s * shaped_loglik(rates, observed, U, kappa, eps, eta))
 
 
-def poisson_deviance(rates, observed, n_trials, dt_s: float, kappa: float = KAPPA, eps: float = EPS,
+def poisson_deviance(rates, observed, n_trials, dt_s: float, kappa: float = KAPPA_HZ, eps: float = EPS,
                      axis_neurons: int = -1):
     """Poisson deviance per observation with its jackknife standard error over neurons (seed 001 §8.7).
 

@@ -135,8 +135,9 @@ def contraction_factor_ci(model, level: float = 0.95, n_samples: int = 200, seed
                           max_ms: float | None = 200.0) -> dict:
     """beta_t with a ``level`` confidence band and its mean over the stimulation window (§8.5).
 
-    Unconstrained: percentiles over Laplace posterior samples of (Z, Z~). Contraction: per-bin
-    generalised chi-square quantiles of beta_t^2 (b_t posterior, other parameters fixed); the band of
+    Unconstrained: percentiles over joint Laplace posterior samples of (Z, Z~) (full observed
+    information). Contraction: per-bin generalised chi-square quantiles of beta_t^2 under the marginal
+    posterior of b (full observed information, other parameters integrated out) at the fitted Z and R; the band of
     the window mean is taken from posterior samples of b. Returns ``beta``, ``lo``, ``hi`` (T,),
     ``mean``, ``mean_lo``, ``mean_hi`` (floats) and ``window`` (T,) bool.
     """
@@ -213,7 +214,7 @@ def deviance_per_observation(model) -> tuple[float, float]:
     rates = np.concatenate([x, y], 0)
     obs = np.concatenate([model.xhat_, model.yhat_], 0)
     n = np.concatenate([model.n_x_, model.n_y_], 0)
-    return poisson_deviance(rates, obs, n, model.bin_ms_ / 1000.0, model.kappa, model.eps)
+    return poisson_deviance(rates, obs, n, model.bin_ms_ / 1000.0, model.kappa_hz, model.eps)
 
 
 # --------------------------------------------------------------------------- single trials (§8.8)

@@ -33,27 +33,38 @@ plus the priors, minimised over all parameters by L-BFGS on jit-compiled JAX gra
 or optax's L-BFGS run inside one compiled ``lax.while_loop``) (the text used Manopt's trust regions; the rotation group is
 handled here by the exact exponential parametrisation instead).
 
-Posterior (§8.5): a Laplace approximation, the inverse of the observed Fisher information (Hessian of
-the objective) in the whitened coordinates, taken block-wise: per condition for v and v~ (the blocks
-are exactly independent given d and Delta) and jointly over w for the contraction factors, with the
-other parameters held at their fitted values.
+Posterior (§8.5): a Laplace approximation, the inverse of the FULL observed Fisher information (the
+Hessian H of the objective over every fitted parameter: v, v~ or w, z^cent, R, d and Delta's factors)
+at the optimum. Bands of reported parameters use their marginal covariance, the corresponding block
+of H^{-1} (equivalently the inverse of the Schur complement of H onto them), so the uncertainty of d,
+Delta and the other latents is integrated out rather than held fixed (holding it fixed, i.e. inverting
+per-condition blocks, understates the marginal variances). Measured against refits to data simulated
+from a fitted model (tests/test_stim_lvm.py), the stimulated latents' bands match the refit error
+(ratio ~1.1) and the non-stimulated latents' bands are ~1.8x wider (conservative). The objective is
+not the Poisson log-likelihood of the counts (it wraps yhat in g, §8.4), so its curvature need not
+equal the variance of its score (the sandwich H^-1 J H^-1 is as wide as H^-1 there), and the Laplace
+bands of the text are not exactly calibrated.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import partial
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 import optax
+import scipy.linalg
 import scipy.optimize
+import scipy.special
 from sklearn.decomposition import FactorAnalysis
 
 from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
-from neurodyn.models.stim_lvm.likelihood import EPS, ETA, KAPPA, steepest_point, total_loglik
+from neurodyn.models.base import NeurodynEstimator
+from neurodyn.models.stim_lvm.likelihood import EPS, ETA, KAPPA, KAPPA_BIN_MS, rectify, steepest_point, total_loglik
 
 __all__ = ["StimLVM", "gp_cholesky", "segment_labels", "rotation_from_params", "fa_readout"]
 
@@ -175,7 +186,8 @@ def _lbfgs_scipy(params, data, st: _Static, max_iter: int, tol: float):
                                   options={"maxiter": max_iter, "ftol": tol * 1e-4, "gtol": tol, "maxcor": 20})
     p = unravel(res.x)
     val, grad = _value_and_grad(p, data, st)
-    return p, res.nit, float(np.linalg.norm(ravel(grad))), float(val)
+    info = {"converged": bool(res.success), "status": int(res.status), "message": str(res.message)}
+    return p, res.nit, float(np.linalg.norm(ravel(grad))), float(val), info
 
 
 @partial(jax.jit, static_argnums=(2, 3))
@@ -207,7 +219,49 @@ def _lbfgs(params, data, st: _Static, max_iter: int, tol: float):
     init = (params, opt.init(params), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf))
     p, state, _, _ = jax.lax.while_loop(cond, step, init)
     value, grad = jax.value_and_grad(fun)(p)
-    return p, optax.tree_utils.tree_get(state, "count"), optax.tree_utils.tree_l2_norm(grad), value
+    gnorm = optax.tree_utils.tree_l2_norm(grad)
+    met = gnorm <= tol * jnp.sqrt(n_par) * jnp.maximum(1.0, jnp.abs(value) / n_obs)
+    return p, optax.tree_utils.tree_get(state, "count"), gnorm, value, met
+
+
+def _lbfgs_jax(params, data, st: _Static, max_iter: int, tol: float):
+    """`_lbfgs` with the stop reason: status 0 (gradient criterion met), 1 (``max_iter`` reached) or 2
+    (non-finite objective), and a message naming it (as SciPy's ``res.status`` / ``res.message``)."""
+    p, n_it, gnorm, value, met = _lbfgs(params, data, st, max_iter, tol)
+    n_it, gnorm, value, met = int(n_it), float(gnorm), float(value), bool(met)
+    if not np.isfinite(value):
+        info = {"converged": False, "status": 2, "message": "objective became non-finite"}
+    elif met:
+        info = {"converged": True, "status": 0, "message": "gradient norm below tol * sqrt(n_params) * "
+                                                           "max(1, |f| / n_obs)"}
+    else:
+        info = {"converged": False, "status": 1, "message": f"stopped at max_iter={max_iter} iterations "
+                                                            f"with gradient norm {gnorm:.3g}"}
+    return p, n_it, gnorm, value, info
+
+
+def _lbfgs_subset(params, keys, data, st: _Static, max_iter: int, tol: float):
+    """SciPy L-BFGS-B over ``params[k] for k in keys`` with the other parameters held fixed."""
+    keys = sorted(keys)
+    fixed = {k: v for k, v in params.items() if k not in keys}
+    shapes = [np.shape(params[k]) for k in keys]
+    sizes = [int(np.prod(sh)) for sh in shapes]
+
+    def unravel(f):
+        out, i = dict(fixed), 0
+        for k, shp, n in zip(keys, shapes, sizes):
+            out[k] = jnp.asarray(f[i:i + n].reshape(shp))
+            i += n
+        return out
+
+    def fun(f):
+        val, grad = _value_and_grad(unravel(f), data, st)
+        return float(val), np.concatenate([np.asarray(grad[k], np.float64).ravel() for k in keys])
+
+    x0 = np.concatenate([np.asarray(params[k], np.float64).ravel() for k in keys])
+    res = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
+                                  options={"maxiter": max_iter, "ftol": tol * 1e-4, "gtol": tol, "maxcor": 20})
+    return unravel(res.x), res
 
 
 def _broadcast_counts(name, n, shape):
@@ -234,7 +288,20 @@ def _phi(name, phi, c, d):
     fail(name, arr, f"a scalar, ({c},) or ({c}, {d}) fractions of the additive term")
 
 
-class StimLVM:
+def _data_arg(X, yhat, n_x, n_y):
+    """``(xhat, yhat, n_x, n_y)`` from arrays or from a dict with those keys (as `stimulated_dataset`,
+    `shuffle_labels`, `poisson_null_data` and `StimLVM.sample` return)."""
+    if isinstance(X, dict):
+        missing = [k for k in ("xhat", "yhat") if k not in X]
+        if missing:
+            fail("X", sorted(X), "a dict with 'xhat', 'yhat' (and 'n_x', 'n_y') entries")
+        return X["xhat"], X["yhat"], X.get("n_x", 1.0), X.get("n_y", 1.0)
+    if yhat is None:
+        fail("yhat", yhat, "the stimulated rates paired with X (or X as a dict with 'xhat' and 'yhat')")
+    return X, yhat, 1.0 if n_x is None else n_x, 1.0 if n_y is None else n_y
+
+
+class StimLVM(NeurodynEstimator):
     """Stimulation latent variable model, unconstrained (§8.1) or contraction-only (§8.2), seed 001 §8.
 
     Parameters
@@ -242,44 +309,98 @@ class StimLVM:
     n_latents : K, latent dimensionality (the factor-analysis readout's rank).
     variant : ``"unconstrained"`` (independent z, z~) or ``"contraction"`` (z~ = z^cent + R B_t R^T (z - z^cent)).
     tau_ms : GP timescale (100 ms in the text). delta_rank : rank of Delta (5 in the text).
-    kappa, eps, eta : likelihood hyperparameters (§8.4: 10, 0.5 spikes/s, 0.01).
+    kappa, eps, eta : likelihood hyperparameters of §8.4: kappa = 10 per (spikes/bin) at bins of
+        ``kappa_bin_ms`` (the text's 20 ms), eps = 0.5 spikes/s, eta = 0.01 (units: `likelihood`).
+    kappa_bin_ms : bin width (ms) in which kappa is expressed; the link used on rates in spikes/s has
+        sharpness ``kappa * kappa_bin_ms / 1000`` per (spikes/s) whatever the data's bin width.
     sigma_b : prior SD of the contraction factors around 1 (contraction variant).
     delta_ridge : weight of the ridge on the factors of Delta. max_iter, tol : L-BFGS settings.
     optimizer : ``"scipy"`` (L-BFGS-B on a jitted value-and-gradient, quick to compile) or ``"jax"``
     (optax L-BFGS inside one compiled loop: slower to compile, faster per iteration on large problems).
     seed : seeds FA and the initial value of Delta's factors.
 
+    Contract (`neurodyn.models.base`). Data ``X`` are paired trial-averaged rates: ``xhat`` (C, T, D)
+    with ``yhat``, ``n_x``, ``n_y`` as further arguments, or a dict with those keys (as `sample`
+    returns). ``fit(X, yhat, n_x, n_y, t_ms, stim_on_ms, stim_off_ms)`` returns self.
+    ``transform(X)``: posterior-mode latents (the Laplace posterior mean) of new data of the same
+    conditions, inferred with the readout, d, Delta (and B_t, R, z^cent) held at their fitted values,
+    returned as ``(2C, T, K)``: the C non-stimulated conditions, then their stimulated counterparts.
+    ``predict()`` the fitted rates ``(2C, T, D)`` in the same order (``predict(X)``: from the latents of
+    ``transform(X)``). ``score(X)``: the mean Poisson log-likelihood per observed (data set, condition,
+    time) bin of the trial-summed counts ``k = m dt yhat`` under the fitted rates, higher is better::
+
+        score = 1/n_bins sum_{c,t,d: m > 0} [ k log(lam) - lam - log k! ],   lam = m dt g(rate)
+
+    with g the §8.4 rectification (the shaped likelihood of §8.4 is the fitting objective; the §8.7
+    deviance is `metrics.deviance_per_observation`). ``sample(n, seed)``: n new trials per condition
+    drawn from the fitted rates, ``Poisson(dt g(rate))`` per bin.
+
     Fitted attributes: ``readout_`` (D x K), ``offset_`` (D), ``z_``, ``z_stim_`` (C x T x K), ``delta_``
-    (T x D), ``rates_`` (x, y), ``objective_``, ``n_iter_``, ``converged_``; contraction variant also
+    (T x D), ``rates_`` (x, y), ``objective_``, ``n_iter_``, ``grad_norm_``, ``converged_`` (the
+    optimiser's own success flag: SciPy's ``res.success``, or the gradient criterion of the JAX loop),
+    ``status_`` and ``message_`` (the optimiser's status code and message); contraction variant also
     ``centroid_`` (K), ``b_`` (T x K), ``rotation_`` (K x K).
     """
 
     def __init__(self, n_latents: int = 8, variant: str = "unconstrained", *, tau_ms: float = 100.0,
-                 delta_rank: int = 5, kappa: float = KAPPA, eps: float = EPS, eta: float = ETA,
-                 sigma_b: float = 0.5, delta_ridge: float = 0.1, max_iter: int = 3000, tol: float = 1e-4,
-                 optimizer: str = "scipy", seed: int = 0):
-        if optimizer not in ("scipy", "jax"):
-            fail("optimizer", optimizer, "'scipy' (L-BFGS-B, quick to compile) or 'jax' (optax L-BFGS in one compiled loop)")
-        self.optimizer = optimizer
-        self.n_latents = positive_int("n_latents", n_latents)
-        if variant not in VARIANTS:
-            fail("variant", variant, f"one of {VARIANTS}")
+                 delta_rank: int = 5, kappa: float = KAPPA, kappa_bin_ms: float = KAPPA_BIN_MS, eps: float = EPS,
+                 eta: float = ETA, sigma_b: float = 0.5, delta_ridge: float = 0.1, max_iter: int = 3000,
+                 tol: float = 1e-4, optimizer: str = "scipy", seed: int = 0):
+        self.n_latents = n_latents
         self.variant = variant
-        self.tau_ms = positive("tau_ms", tau_ms)
-        self.delta_rank = positive_int("delta_rank", delta_rank, 0)
-        self.kappa = positive("kappa", kappa)
-        self.eps = positive("eps", eps)
-        self.eta = in_range("eta", eta, 0.0, 1.0)
-        self.sigma_b = positive("sigma_b", sigma_b)
-        self.delta_ridge = positive("delta_ridge", delta_ridge)
-        self.max_iter = positive_int("max_iter", max_iter)
-        self.tol = positive("tol", tol)
-        self.seed = positive_int("seed", seed, 0)
+        self.tau_ms = tau_ms
+        self.delta_rank = delta_rank
+        self.kappa = kappa
+        self.kappa_bin_ms = kappa_bin_ms
+        self.eps = eps
+        self.eta = eta
+        self.sigma_b = sigma_b
+        self.delta_ridge = delta_ridge
+        self.max_iter = max_iter
+        self.tol = tol
+        self.optimizer = optimizer
+        self.seed = seed
+
+    def _validate_params(self) -> None:
+        if self.optimizer not in ("scipy", "jax"):
+            fail("optimizer", self.optimizer, "'scipy' (L-BFGS-B, quick to compile) or 'jax' (optax L-BFGS in "
+                                              "one compiled loop)")
+        positive_int("n_latents", self.n_latents)
+        if self.variant not in VARIANTS:
+            fail("variant", self.variant, f"one of {VARIANTS}")
+        positive("tau_ms", self.tau_ms)
+        positive_int("delta_rank", self.delta_rank, 0)
+        positive("kappa", self.kappa)
+        positive("kappa_bin_ms", self.kappa_bin_ms)
+        positive("eps", self.eps)
+        in_range("eta", self.eta, 0.0, 1.0)
+        positive("sigma_b", self.sigma_b)
+        positive("delta_ridge", self.delta_ridge)
+        positive_int("max_iter", self.max_iter)
+        positive("tol", self.tol)
+        positive_int("seed", self.seed, 0)
+
+    @property
+    def kappa_hz(self) -> float:
+        """Sharpness of g on rates in spikes/s: ``kappa * kappa_bin_ms / 1000`` (`likelihood` docstring)."""
+        return float(self.kappa) * float(self.kappa_bin_ms) / 1000.0
+
+    def _static(self, dt_s: float) -> _Static:
+        return _Static(self.variant, self.kappa_hz, float(self.eps), float(self.eta), float(self.sigma_b),
+                       float(self.delta_ridge), float(dt_s))
+
+    def _build_data(self, C, xhat, yhat, nx, ny, phx, phy):
+        kh, eps = self.kappa_hz, float(self.eps)
+        return {"C": jnp.asarray(C), "L": jnp.asarray(self._L), "Ls": jnp.asarray(self._Ls),
+                "xhat": jnp.asarray(xhat), "yhat": jnp.asarray(yhat), "n_x": jnp.asarray(nx),
+                "n_y": jnp.asarray(ny), "phi_x": jnp.asarray(phx), "phi_y": jnp.asarray(phy),
+                "Ux": steepest_point(jnp.asarray(xhat), kh, eps), "Uy": steepest_point(jnp.asarray(yhat), kh, eps)}
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, xhat, yhat, n_x, n_y, t_ms, stim_on_ms: float, stim_off_ms: float, *, bin_ms=None,
-            phi_x=0.0, phi_y=1.0, readout=None, offset=None, init=None) -> "StimLVM":
-        """Fit to non-stimulated ``xhat`` and stimulated ``yhat`` rates (C, T, D) in spikes/s.
+    def fit(self, X, yhat=None, n_x=None, n_y=None, t_ms=None, stim_on_ms: float | None = None,
+            stim_off_ms: float | None = None, *, bin_ms=None, phi_x=0.0, phi_y=1.0, readout=None, offset=None,
+            init=None) -> "StimLVM":
+        """Fit to non-stimulated ``X`` (= xhat) and stimulated ``yhat`` rates (C, T, D) in spikes/s.
 
         ``n_x``, ``n_y``: trials behind each entry (scalar, (C,) or (C, T, D); 0 marks a missing entry).
         ``t_ms`` (T,) bin times; stimulation lasts ``[stim_on_ms, stim_off_ms)``. ``phi_x``/``phi_y``:
@@ -287,6 +408,8 @@ class StimLVM:
         initial d) instead of running factor analysis; ``init`` warm-starts from a fitted `StimLVM` of
         the same variant and shapes.
         """
+        self._validate_params()
+        xhat, yhat, n_x, n_y = _data_arg(X, yhat, n_x, n_y)
         xhat = finite_array("xhat", xhat)
         yhat = finite_array("yhat", yhat)
         if xhat.ndim != 3:
@@ -296,13 +419,15 @@ class StimLVM:
         if np.any(xhat < 0) or np.any(yhat < 0):
             fail("xhat", xhat, "non-negative observed rates (spikes/s) in xhat and yhat")
         C_, T, D = xhat.shape
-        K = self.n_latents
+        K = int(self.n_latents)
         if K > D:
             fail("n_latents", K, f"at most the number of neurons {D}")
+        if t_ms is None:
+            fail("t_ms", t_ms, f"{T} increasing bin times (ms)")
         t = finite_array("t_ms", t_ms, ndim=1)
         if t.shape != (T,) or (T > 1 and np.any(np.diff(t) <= 0)):
             fail("t_ms", t, f"{T} increasing bin times")
-        if not stim_on_ms < stim_off_ms:
+        if stim_on_ms is None or stim_off_ms is None or not stim_on_ms < stim_off_ms:
             fail("stim_off_ms", stim_off_ms, f"a time after stim_on_ms={stim_on_ms}")
         bin_ms = positive("bin_ms", float(np.median(np.diff(t))) if bin_ms is None and T > 1 else (bin_ms or 20.0))
         nx = _broadcast_counts("n_x", n_x, xhat.shape)
@@ -317,7 +442,7 @@ class StimLVM:
         wc = np.broadcast_to(phy - phx, (C_, 1, D))
         diff = np.sum(wc * (yhat - xhat), 0) / (np.sum(wc ** 2, 0) + 1.0)
         Ud, Sd, Vdt = np.linalg.svd(diff, full_matrices=False)
-        r = self.delta_rank
+        r = int(self.delta_rank)
         dA0 = Ud[:, :r] * np.sqrt(Sd[:r])
         dB0 = Vdt[:r].T * np.sqrt(Sd[:r])
         if dA0.shape[1] < r:
@@ -325,7 +450,7 @@ class StimLVM:
             dB0 = np.pad(dB0, ((0, 0), (0, r - dB0.shape[1])))
         delta0 = dA0 @ dB0.T
         if readout is None:
-            C, d0, fa, V = fa_readout(xhat.reshape(-1, D), K, self.seed)
+            C, d0, fa, V = fa_readout(xhat.reshape(-1, D), K, int(self.seed))
             zx0 = fa.transform((xhat - phx * delta0).reshape(-1, D)) @ V
             zy0 = fa.transform((yhat - phy * delta0).reshape(-1, D)) @ V
         else:
@@ -336,140 +461,267 @@ class StimLVM:
             pinv = np.linalg.pinv(C)
             zx0 = ((xhat - phx * delta0).reshape(-1, D) - d0) @ pinv.T
             zy0 = ((yhat - phy * delta0).reshape(-1, D) - d0) @ pinv.T
-        L = gp_cholesky(t, self.tau_ms)
-        Ls = gp_cholesky(t, self.tau_ms, seg)
+        self._L = gp_cholesky(t, self.tau_ms)
+        self._Ls = gp_cholesky(t, self.tau_ms, seg)
+        L = self._L
         self.t_ms_, self.bin_ms_, self.segments_ = t, bin_ms, seg
         self.stim_on_ms_, self.stim_off_ms_ = float(stim_on_ms), float(stim_off_ms)
-        self.readout_, self._L, self._Ls = C, L, Ls
-        data = {"C": jnp.asarray(C), "L": jnp.asarray(L), "Ls": jnp.asarray(Ls),
-                "xhat": jnp.asarray(xhat), "yhat": jnp.asarray(yhat), "n_x": jnp.asarray(nx),
-                "n_y": jnp.asarray(ny), "phi_x": jnp.asarray(phx),
-                "phi_y": jnp.asarray(phy),
-                "Ux": steepest_point(jnp.asarray(xhat), self.kappa, self.eps),
-                "Uy": steepest_point(jnp.asarray(yhat), self.kappa, self.eps)}
-        st = _Static(self.variant, self.kappa, self.eps, self.eta, self.sigma_b, self.delta_ridge, bin_ms / 1000.0)
+        self.readout_ = C
+        data = self._build_data(C, xhat, yhat, nx, ny, phx, phy)
+        st = self._static(bin_ms / 1000.0)
         if init is not None:
             if not isinstance(init, StimLVM) or init.variant != self.variant or init.params_["v"].shape != (C_, T, K):
                 fail("init", type(init).__name__, f"a fitted StimLVM ({self.variant}) with latents {(C_, T, K)}")
             params = {k: jnp.asarray(v) for k, v in init.params_.items()}
         else:
-            rng = np.random.default_rng(self.seed)
+            rng = np.random.default_rng(int(self.seed))
 
-            def whiten(z, chol):
-                return np.linalg.solve(chol, z.reshape(C_, T, K).transpose(1, 0, 2).reshape(T, -1)).reshape(
-                    T, C_, K).transpose(1, 0, 2)
+            def whiten(z, chol, noise=0.1):
+                # whitened GP posterior mean of the initial (FA) latents: v = L^T (L L^T + noise I)^{-1} z,
+                # i.e. the latents smoothed by the prior (plain L^{-1} z would turn their bin-to-bin noise
+                # into a huge prior cost |v|^2 / 2 and start the optimiser far from the optimum)
+                zt = z.reshape(C_, T, K).transpose(1, 0, 2).reshape(T, -1)
+                v = chol.T @ np.linalg.solve(chol @ chol.T + noise * np.eye(T), zt)
+                return v.reshape(T, C_, K).transpose(1, 0, 2)
 
             params = {"v": jnp.asarray(whiten(zx0, L)), "d": jnp.asarray(d0),
                       "dA": jnp.asarray(dA0 + 0.01 * rng.standard_normal((T, r))),
                       "dB": jnp.asarray(dB0)}
             if self.variant == "unconstrained":
-                params["vs"] = jnp.asarray(whiten(zy0, Ls))
+                params["vs"] = jnp.asarray(whiten(zy0, self._Ls))
             else:
                 params["w"] = jnp.zeros((T, K))
                 params["cent"] = jnp.zeros(K)
                 params["rot"] = jnp.asarray(0.01 * rng.standard_normal(K * (K - 1) // 2))
-        solver = _lbfgs_scipy if self.optimizer == "scipy" else _lbfgs
-        params, n_iter, grad_norm, value = solver(params, data, st, self.max_iter, self.tol)
+        solver = _lbfgs_scipy if self.optimizer == "scipy" else _lbfgs_jax
+        params, n_iter, grad_norm, value, info = solver(params, data, st, int(self.max_iter), float(self.tol))
         if not np.isfinite(value):
             raise FloatingPointError(f"StimLVM.fit: objective={value}: expected a finite optimum")
         self.params_ = {k: np.array(v) for k, v in params.items()}
-        params = {k: jnp.asarray(v) for k, v in self.params_.items()}
-        self._data, self._static = data, st
+        self._data = data
         self.objective_, self.n_iter_ = float(value), int(n_iter)
         self.grad_norm_ = float(grad_norm)
-        self.converged_ = bool(n_iter < self.max_iter)
-        z, zs = _latents(params, data, st)
-        x, y = _rates(params, data, st)
+        self.converged_ = bool(info["converged"])
+        self.status_ = int(info["status"])
+        self.message_ = str(info["message"])
+        if not self.converged_:
+            warnings.warn(f"StimLVM.fit: the optimiser did not report convergence (status {self.status_}: "
+                          f"{self.message_})", RuntimeWarning, stacklevel=2)
+        self.n_x_, self.n_y_, self.xhat_, self.yhat_ = nx, ny, xhat, yhat
+        self.phi_x_, self.phi_y_ = np.asarray(phx), np.asarray(phy)
+        self._set_fitted_views()
+        return self
+
+    def _set_fitted_views(self) -> None:
+        """Latents, rates and contraction parameters from ``params_`` (after fit and after load)."""
+        params = {k: jnp.asarray(v) for k, v in self.params_.items()}
+        st = self._static(self.bin_ms_ / 1000.0)
+        z, zs = _latents(params, self._data, st)
+        x, y = _rates(params, self._data, st)
         self.z_, self.z_stim_ = np.asarray(z), np.asarray(zs)
         self.offset_ = self.params_["d"]
         self.delta_ = self.params_["dA"] @ self.params_["dB"].T
         self.rates_ = (np.asarray(x), np.asarray(y))
-        self.n_x_, self.n_y_, self.xhat_, self.yhat_ = nx, ny, xhat, yhat
-        self.phi_x_, self.phi_y_ = np.asarray(data["phi_x"]), np.asarray(data["phi_y"])
         if self.variant == "contraction":
-            self.b_ = np.exp(self.sigma_b * (Ls @ self.params_["w"]))
+            K = self.z_.shape[-1]
+            self.b_ = np.exp(self.sigma_b * (self._Ls @ self.params_["w"]))
             self.rotation_ = np.asarray(rotation_from_params(params["rot"], K))
             self.centroid_ = self.params_["cent"]
-        return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError("StimLVM: call fit(...) before using the fitted model")
+    # ------------------------------------------------------------------ model files
+    def _extra_state(self):
+        arrays = {f"params_.{k}": v for k, v in self.params_.items()}
+        arrays["rates_.x"], arrays["rates_.y"] = self.rates_
+        return arrays, {"params_": sorted(self.params_), "rates_": ["x", "y"]}
 
-    # ------------------------------------------------------------------ sklearn-style views
-    def predict(self):
-        """Fitted rates ``(x, y)`` in spikes/s, each (C, T, D) (before the rectification g)."""
-        self._check_fitted()
-        return self.rates_
+    def _restore_extra(self, arrays, values):
+        self.params_ = {k: arrays[f"params_.{k}"] for k in values["params_"]}
+        self._L = gp_cholesky(self.t_ms_, self.tau_ms)
+        self._Ls = gp_cholesky(self.t_ms_, self.tau_ms, self.segments_)
+        self._data = self._build_data(self.readout_, self.xhat_, self.yhat_, self.n_x_, self.n_y_, self.phi_x_,
+                                      self.phi_y_)
+        self._set_fitted_views()
 
-    def score(self):
-        """Poisson deviance per observation of both data sets and its jackknife SE (§8.7)."""
-        from neurodyn.models.stim_lvm.metrics import deviance_per_observation
-        self._check_fitted()
-        return deviance_per_observation(self)
+    # ------------------------------------------------------------------ contract views
+    def _check_same_conditions(self, xhat, yhat, n_x, n_y):
+        xhat = finite_array("xhat", xhat)
+        yhat = finite_array("yhat", yhat)
+        shape = self.z_.shape[:2] + (self.readout_.shape[0],)
+        if xhat.shape != shape or yhat.shape != shape:
+            fail("xhat", xhat, f"rates of the fitted conditions and bins, shape {shape} (and yhat alike)")
+        if np.any(xhat < 0) or np.any(yhat < 0):
+            fail("xhat", xhat, "non-negative observed rates (spikes/s) in xhat and yhat")
+        return xhat, yhat, _broadcast_counts("n_x", n_x, shape), _broadcast_counts("n_y", n_y, shape)
+
+    def _rates_from(self, z, zs) -> np.ndarray:
+        C, d, delta = self.readout_, self.offset_, self.delta_
+        x = z @ C.T + d + self.phi_x_ * delta
+        y = zs @ C.T + d + self.phi_y_ * delta
+        return np.concatenate([x, y], 0)
+
+    def transform(self, X, yhat=None, n_x=None, n_y=None) -> np.ndarray:
+        """Posterior-mode latents of new data of the fitted conditions, ``(2C, T, K)`` (class docstring):
+        the objective of `fit` minimised over v (and v~, unconstrained variant) only."""
+        self._check_fitted("params_")
+        xhat, yhat, nx, ny = self._check_same_conditions(*_data_arg(X, yhat, n_x, n_y))
+        data = self._build_data(self.readout_, xhat, yhat, nx, ny, self.phi_x_, self.phi_y_)
+        st = self._static(self.bin_ms_ / 1000.0)
+        keys = ("v", "vs") if self.variant == "unconstrained" else ("v",)
+        params = {k: jnp.asarray(v) for k, v in self.params_.items()}
+        p, _ = _lbfgs_subset(params, keys, data, st, int(self.max_iter), float(self.tol))
+        z, zs = _latents(p, data, st)
+        return np.concatenate([np.asarray(z), np.asarray(zs)], 0)
+
+    def predict(self, X=None, yhat=None, n_x=None, n_y=None) -> np.ndarray:
+        """Rates ``(2C, T, D)`` in spikes/s before the rectification g: non-stimulated conditions, then
+        stimulated. Without data: the fitted rates ``C z + d + phi Delta``; with data: those of the
+        latents `transform` infers from it."""
+        self._check_fitted("params_")
+        if X is None:
+            return self._rates_from(self.z_, self.z_stim_)
+        lat = self.transform(X, yhat, n_x, n_y)
+        C_ = self.z_.shape[0]
+        return self._rates_from(lat[:C_], lat[C_:])
+
+    def score(self, X, yhat=None, n_x=None, n_y=None) -> float:
+        """Mean Poisson log-likelihood per observed bin of data of the fitted conditions under the fitted
+        rates (class docstring; higher is better)."""
+        self._check_fitted("params_")
+        xhat, yhat, nx, ny = self._check_same_conditions(*_data_arg(X, yhat, n_x, n_y))
+        dt = self.bin_ms_ / 1000.0
+        rates = self.predict()
+        obs = np.concatenate([xhat, yhat], 0)
+        m = np.concatenate([nx, ny], 0)
+        lam = m * dt * np.asarray(rectify(jnp.asarray(rates), self.kappa_hz, float(self.eps)))
+        k = m * dt * obs
+        ll = np.where(m > 0, scipy.special.xlogy(k, lam) - lam - scipy.special.gammaln(k + 1.0), 0.0)
+        n_bins = int(np.sum(np.any(m > 0, axis=-1)))
+        return float(np.sum(ll) / max(n_bins, 1))
+
+    def sample(self, n: int, seed: int = 0) -> dict:
+        """``n`` new trials per condition from the fitted rates: counts ``Poisson(dt g(rate))`` per bin.
+
+        Returns a dict (as `simulate.stimulated_dataset`): ``x_trials``, ``y_trials`` (C, n, T, D) in
+        spikes/s (count / dt), their averages ``xhat``, ``yhat`` and trial counts ``n_x``, ``n_y``.
+        """
+        self._check_fitted("params_")
+        n = positive_int("n", n)
+        dt = self.bin_ms_ / 1000.0
+        rates = self.predict()
+        g = np.asarray(rectify(jnp.asarray(rates), self.kappa_hz, float(self.eps)))
+        C_ = self.z_.shape[0]
+        rng = np.random.default_rng(seed)
+        out = {}
+        for name, gi in (("x", g[:C_]), ("y", g[C_:])):
+            tr = rng.poisson(np.broadcast_to(dt * gi[:, None], (C_, n) + gi.shape[1:])) / dt
+            out[f"{name}_trials"] = tr
+            out[f"{name}hat"] = tr.mean(1)
+            out[f"n_{name}"] = np.full(gi.shape, float(n))
+        return out
 
     def window_mask(self, max_ms: float | None = 200.0) -> np.ndarray:
         """Bins of the stimulation interval, truncated at ``max_ms`` after onset (§8.5)."""
-        self._check_fitted()
+        self._check_fitted("params_")
         m = self.segments_ == 1
         if max_ms is not None:
             m &= self.t_ms_ < self.stim_on_ms_ + max_ms
         return m
 
     # ------------------------------------------------------------------ posterior (Laplace, §8.5)
-    def latent_posterior_samples(self, n_samples: int = 200, seed: int = 0):
-        """Samples of (z, z~), each (n_samples, C, T, K), from the block Laplace posterior.
+    def observed_information(self, block: int = 256):
+        """The full observed Fisher information (§8.5): the Hessian H of the fitted objective (negative
+        shaped log-likelihood plus priors) over ALL parameters at the optimum, and the layout.
 
-        Per condition the Hessian H_c of the objective in the whitened latents (T K x T K) is computed
-        with JAX; samples are ``v_c + chol(H_c)^{-T} xi``, ``xi ~ N(0, I)``, then mapped by L (or L~).
-        Contraction variant: the z~ samples follow from z samples and the b posterior.
+        Returns ``(H, layout)``; ``layout[name] = (slice, shape)`` locates each parameter in the vector
+        (``jax.flatten_util.ravel_pytree`` order). H is assembled column block by column block from
+        Hessian-vector products (forward-over-reverse, ``block`` columns at a time).
         """
-        self._check_fitted()
-        n_samples = positive_int("n_samples", n_samples)
-        rng = np.random.default_rng(seed)
+        self._check_fitted("params_")
         params = {k: jnp.asarray(v) for k, v in self.params_.items()}
-        data, st = self._data, self._static
-        C_, T, K = self.z_.shape
+        flat, unravel = jax.flatten_util.ravel_pytree(params)
+        data, st = self._data, self._static(self.bin_ms_ / 1000.0)
 
-        def block_samples(name, chol):
-            def obj_c(vc, c):
-                p = dict(params)
-                p[name] = params[name].at[c].set(vc.reshape(T, K))
-                return _objective(p, data, st)
-            H = np.asarray(jax.vmap(lambda c: jax.hessian(obj_c)(params[name][c].ravel(), c))(jnp.arange(C_)))
-            out = np.empty((n_samples, C_, T, K))
-            for c in range(C_):
-                Lh = np.linalg.cholesky(0.5 * (H[c] + H[c].T))
-                xi = rng.standard_normal((T * K, n_samples))
-                dv = scipy.linalg.solve_triangular(Lh, xi, lower=True, trans="T").T.reshape(n_samples, T, K)
-                out[:, c] = np.einsum("ts,nsk->ntk", chol, self.params_[name][c] + dv)
-            return out
+        def f(x):
+            return _objective(unravel(x), data, st)
 
-        z = block_samples("v", self._L)
-        if self.variant == "unconstrained":
-            zs = block_samples("vs", self._Ls)
-        else:
-            b = self.contraction_posterior_samples(n_samples, seed + 1)
-            R, cent = self.rotation_, self.centroid_
-            zs = cent + np.einsum("nctj,ntj,kj->nctk", (z - cent) @ R, b, R)
-        return z, zs
+        g = jax.grad(f)
+
+        @jax.jit
+        def hvp_block(V):
+            return jax.vmap(lambda v: jax.jvp(g, (flat,), (v,))[1])(V)
+
+        n = flat.size
+        H = np.empty((n, n))
+        eye = np.eye(n)
+        for i in range(0, n, block):
+            cols = eye[i:i + block]
+            if cols.shape[0] < block:
+                cols = np.vstack([cols, np.zeros((block - cols.shape[0], n))])
+            H[i:i + block] = np.asarray(hvp_block(jnp.asarray(cols)))[:min(block, n - i)]
+        H = 0.5 * (H + H.T)
+        layout, i = {}, 0
+        for k in sorted(params):
+            size = int(np.prod(params[k].shape))
+            layout[k] = (slice(i, i + size), tuple(params[k].shape))
+            i += size
+        return H, layout
+
+    def _posterior(self):
+        """Cached ``(flat mean, Cholesky factor L of H (H = L L^T), layout, unravel)``."""
+        if getattr(self, "_post_cache", None) is None:
+            H, layout = self.observed_information()
+            ev, EV = np.linalg.eigh(H)
+            floor = 1e-10 * max(float(ev.max()), 1e-300)
+            if ev.min() <= floor:
+                warnings.warn(f"StimLVM: the observed information has {int(np.sum(ev <= floor))} non-positive "
+                              "eigenvalues (not at a strict optimum); they are floored for the Laplace posterior",
+                              RuntimeWarning, stacklevel=3)
+                H = (EV * np.maximum(ev, floor)) @ EV.T
+            Lh = np.linalg.cholesky(0.5 * (H + H.T))
+            params = {k: jnp.asarray(v) for k, v in self.params_.items()}
+            flat, unravel = jax.flatten_util.ravel_pytree(params)
+            self._post_cache = (np.asarray(flat), Lh, layout, unravel)
+        return self._post_cache
+
+    def posterior_covariance(self, names=None) -> np.ndarray:
+        """Marginal Laplace covariance of the parameters ``names`` (default all): the ``names`` block of
+        ``H^{-1}`` of the full observed information, i.e. the inverse of the Schur complement of H onto
+        those parameters (the others integrated out, not held fixed)."""
+        flat, Lh, layout, _ = self._posterior()
+        names = sorted(layout) if names is None else list(names)
+        idx = np.concatenate([np.arange(flat.size)[layout[k][0]] for k in names])
+        E = np.zeros((flat.size, idx.size))
+        E[idx, np.arange(idx.size)] = 1.0
+        W = scipy.linalg.solve_triangular(Lh, E, lower=True)            # L^{-1} E
+        return W.T @ W                                                   # E^T H^{-1} E
+
+    def posterior_parameter_samples(self, n_samples: int = 200, seed: int = 0) -> np.ndarray:
+        """Flat parameter vectors (n_samples, n_params) from the joint Laplace posterior N(theta, H^{-1})."""
+        flat, Lh, _, _ = self._posterior()
+        rng = np.random.default_rng(seed)
+        xi = rng.standard_normal((flat.size, positive_int("n_samples", n_samples)))
+        return flat + scipy.linalg.solve_triangular(Lh, xi, lower=True, trans="T").T
+
+    def latent_posterior_samples(self, n_samples: int = 200, seed: int = 0):
+        """Samples of (z, z~), each (n_samples, C, T, K), from the joint Laplace posterior of all the
+        parameters (full observed information, §8.5), mapped through L (and L~, or the contraction map)."""
+        self._check_fitted("params_")
+        _, _, _, unravel = self._posterior()
+        S = self.posterior_parameter_samples(n_samples, seed)
+        st = self._static(self.bin_ms_ / 1000.0)
+        lat = jax.jit(jax.vmap(lambda x: _latents(unravel(x), self._data, st)))
+        z, zs = lat(jnp.asarray(S))
+        return np.asarray(z), np.asarray(zs)
 
     def contraction_posterior(self):
         """Laplace posterior of the contraction factors b (contraction variant): mean (T, K) and the
-        covariance (T K x T K) of vec(b) (row-major, time then latent)."""
-        self._check_fitted()
+        covariance (T K x T K) of vec(b) (row-major, time then latent), from the marginal covariance of
+        w in the full observed information (the other parameters integrated out)."""
+        self._check_fitted("params_")
         if self.variant != "contraction":
             fail("variant", self.variant, "'contraction' for the posterior of B_t")
-        params = {k: jnp.asarray(v) for k, v in self.params_.items()}
         T, K = self.b_.shape
-
-        def obj_w(wf):
-            p = dict(params)
-            p["w"] = wf.reshape(T, K)
-            return _objective(p, self._data, self._static)
-
-        H = np.asarray(jax.hessian(obj_w)(params["w"].ravel()))
-        cov_w = np.linalg.inv(0.5 * (H + H.T))
+        cov_w = self.posterior_covariance(["w"])
         # delta method: vec(b) = exp(sigma_b (L~ kron I) vec(w)), row-major (time, latent)
         J = self.b_.ravel()[:, None] * (self.sigma_b * np.kron(self._Ls, np.eye(K)))
         cov_b = J @ cov_w @ J.T

@@ -72,7 +72,7 @@ def poisson_null_data(model: StimLVM, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     out = {}
     for name, rate, n in (("xhat", x, model.n_x_), ("yhat", y, model.n_y_)):
-        lam = n * dt * np.asarray(rectify(rate, model.kappa, model.eps))
+        lam = n * dt * np.asarray(rectify(rate, model.kappa_hz, model.eps))
         k = rng.poisson(lam)
         out[name] = np.where(n > 0, k / np.maximum(n * dt, 1e-300), 0.0)
     out["n_x"], out["n_y"] = model.n_x_, model.n_y_
@@ -84,10 +84,7 @@ def refit(model: StimLVM, data: dict) -> StimLVM:
     """Refit a model of the same settings and readout to ``data`` (keys of `shuffle_labels`)."""
     phi_x = np.asarray(data.get("phi_x", 0.0))
     phi_y = np.asarray(data.get("phi_y", 1.0))
-    new = StimLVM(model.n_latents, model.variant, tau_ms=model.tau_ms, delta_rank=model.delta_rank,
-                  kappa=model.kappa, eps=model.eps, eta=model.eta, sigma_b=model.sigma_b,
-                  delta_ridge=model.delta_ridge, max_iter=model.max_iter, tol=model.tol,
-                  optimizer=model.optimizer, seed=model.seed)
+    new = StimLVM(**model.get_params())
     return new.fit(data["xhat"], data["yhat"], data["n_x"], data["n_y"], model.t_ms_, model.stim_on_ms_,
                    model.stim_off_ms_, bin_ms=model.bin_ms_, phi_x=phi_x, phi_y=phi_y,
                    readout=model.readout_, offset=model.offset_)

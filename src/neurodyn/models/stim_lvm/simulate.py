@@ -12,8 +12,9 @@ transformations are provided:
   true beta_t of §8.5 equals a in the window and 1 outside); an additive Delta may be added as well.
 
 Counts: each trial's count in a bin of ``dt`` seconds is ``Poisson(dt * r)`` with the softplus
-``r = floor + softplus(kappa (rate - floor)) / kappa`` (the g of §8.4 with eps replaced by ``floor_hz``,
-0 by default): neurons whose model rate is pushed below zero by stimulation fall silent, the situation
+``r = floor + softplus(kappa (rate - floor)) / kappa``: by default the g of §8.4 itself (kappa =
+`likelihood.KAPPA_HZ`, floor = eps), as §8.5 samples "from the corresponding Poisson distribution" of
+the model's rates; a sharper kappa and ``floor_hz=0`` give ReLU-like clipping instead. Neurons whose model rate is pushed below zero by stimulation fall silent, the situation
 the censored part of the shaped likelihood (§8.4) is designed for.
 """
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
-from neurodyn.models.stim_lvm.likelihood import KAPPA
+from neurodyn.models.stim_lvm.likelihood import EPS, KAPPA_HZ
 from neurodyn.models.stim_lvm.model import gp_cholesky, segment_labels
 
 __all__ = ["gp_latents", "synthetic_population", "additive_delta", "stimulated_dataset", "from_fitted"]
@@ -76,7 +77,7 @@ def additive_delta(t_ms, n_neurons: int, stim_on_ms: float, stim_off_ms: float, 
 
 def stimulated_dataset(readout, offset, z, t_ms, stim_on_ms: float, stim_off_ms: float, *,
                        kind: str = "additive", factor: float = 1.0, delta=None, n_trials: int = 20,
-                       centroid=None, seed: int = 0, kappa: float = KAPPA, floor_hz: float = 0.0) -> dict:
+                       centroid=None, seed: int = 0, kappa: float = KAPPA_HZ, floor_hz: float = EPS) -> dict:
     """Simulated non-stimulated and stimulated trials (module docstring).
 
     Returns a dict with single-trial rates ``x_trials``, ``y_trials`` (C, R, T, D; counts / dt, spikes/s),
