@@ -61,6 +61,7 @@ def run_gain_learning(cfg: GainLearningConfig, run: Run) -> dict:
     from neurodyn.learning import (GainTask, emg_targets, fit_readout_on_trials, learn_gains, load_gain_network,
                                    rate_amplitude, soc_dynamics, train_backprop)
     from neurodyn.learning.movement import soc_network
+    from neurodyn.learning.network_file import network_arrays
 
     if cfg.network is not None:
         user = load_gain_network(cfg.network, duration_ms=cfg.duration_ms, dt=cfg.dt_ms)
@@ -84,6 +85,8 @@ def run_gain_learning(cfg: GainLearningConfig, run: Run) -> dict:
         run.note(f"SOC with N = {cfg.n}; targets scaled to the peak excitatory rate ({amp:.2f} Hz).")
     t = dyn.t_ms
     task = GainTask(dyn, readout, y_new)
+    for k, v in network_arrays(dyn, readout).items():      # for independent re-simulation of the run
+        run.save_array(k, v)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         result = learn_gains(task, cfg.sessions, cfg.iterations, seed=cfg.seed, trace_neurons=(0, 1))

@@ -55,6 +55,7 @@ def run_groups(cfg: GroupsConfig, run: Run) -> dict:
     from neurodyn.learning import GainTask, emg_targets, fit_readout_on_trials, rate_amplitude, soc_dynamics
     from neurodyn.learning.groups import learn_group_gains, random_groups, specialised_groups
     from neurodyn.learning.movement import soc_network
+    from neurodyn.learning.network_file import network_arrays
 
     if cfg.n % 2:
         raise ValueError(f"n={cfg.n}: expected an even number of neurons")
@@ -95,6 +96,12 @@ def run_groups(cfg: GroupsConfig, run: Run) -> dict:
                             description="grouped sessions")
     curves = {name: res.errors[i] for i, (name, _, _) in enumerate(conds)}   # (S, I+1)
     curves["neuron_specific"] = base.errors[0]
+    for k, v in network_arrays(dyn, readout).items():      # for independent re-simulation of the run
+        run.save_array(k, v)
+    run.save_array("targets", targets)
+    run.save_array("final_gains_neuron_specific", base.gains[0])
+    for i, (name, _, _) in enumerate(conds):
+        run.save_array(f"final_gains_{name}", res.gains[i])
 
     metrics = {"error_initial": float(base.errors[0, 0, 0]),
                "final_error_neuron_specific": float(base.errors[0, :, -1].mean())}

@@ -71,6 +71,7 @@ def run_groups_size(cfg: GroupsSizeConfig, run: Run) -> dict:
                                    soc_dynamics)
     from neurodyn.learning.groups import membership_matrix, random_groups
     from neurodyn.learning.movement import soc_network
+    from neurodyn.learning.network_file import network_arrays
 
     sizes = [int(s) for s in cfg.sizes]
     if not sizes or any(s < 4 or s % 2 for s in sizes):
@@ -113,6 +114,8 @@ def run_groups_size(cfg: GroupsSizeConfig, run: Run) -> dict:
         kmax = max(cs)
         lab = lambda c, sd: np.arange(N) if c == N else random_groups(N, c, sd)  # noqa: E731
         ro1 = fit_readout_on_trials(dyn, Y[0], n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed)
+        for k, v in network_arrays(dyn, ro1, prefix=f"n{N}_network_").items():   # for re-simulation
+            run.save_array(k, v)
         jobs = [(("one", c, q, s), lab(c, cfg.seed + 1000 + 7919 * q + 97 * c + s), np.asarray(ro1.m),
                  np.asarray(ro1.b), Y[1 + q][None], cfg.iterations) for c in cs for q in range(Q) for s in range(S)]
         for K in cfg.readouts:

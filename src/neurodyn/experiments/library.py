@@ -44,6 +44,7 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
     from neurodyn.learning.groups import learn_group_gains, random_groups
     from neurodyn.learning.library import combine_library
     from neurodyn.learning.movement import soc_network
+    from neurodyn.learning.network_file import network_arrays
 
     if cfg.n % 2 or cfg.n_groups > cfg.n:
         raise ValueError(f"n={cfg.n}, n_groups={cfg.n_groups}: expected an even n >= n_groups")
@@ -74,6 +75,9 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
         fit_e[i] = fit.fit_error.reshape(cfg.libraries, V)
         out_e[i] = fit.output_error.reshape(cfg.libraries, V)
         fo_e[i] = fit.fit_output_error.reshape(cfg.libraries, V)
+        if l == sizes[-1]:                                # largest libraries: for independent re-simulation
+            run.save_array("largest_library_index", idx)
+            run.save_array("largest_library_coefficients", fit.coefficients.reshape(cfg.libraries, V, l))
     med = lambda e: np.median(np.median(e, axis=2), axis=1)  # noqa: E731  (Fig. 5.3c)
     m_fit, m_out, m_fo = med(fit_e), med(out_e), med(fo_e)
     corr = [float(np.corrcoef(fit_e[i].ravel(), out_e[i].ravel())[0, 1]) if fit_e[i].std() > 0 else float("nan")
@@ -86,7 +90,9 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
     spread_trained = float(np.mean(np.std(Fz[:, 0], axis=0)))
     spread_random = float(np.mean(np.std(Fr, axis=0)))
 
-    for name, arr in [("library_gains", G), ("library_outputs", Fz), ("library_errors", lib_err),
+    for k, v in network_arrays(dyn, readout).items():
+        run.save_array(k, v)
+    for name, arr in [("library_targets", lib_y[:, 0]), ("novel_targets", novel_y[:, 0]), ("library_gains", G), ("library_outputs", Fz), ("library_errors", lib_err),
                       ("sizes", sizes), ("fit_error", fit_e), ("output_error", out_e),
                       ("fit_output_error", fo_e), ("random_pattern_outputs", Fr), ("labels", labels)]:
         run.save_array(name, arr)
