@@ -48,7 +48,8 @@ def test_more_groups_beat_the_best_single_gain():
 def test_groups_size_experiment_quick(tmp_path):
     from neurodyn.experiments.base import run_experiment
 
-    cfg = {"iterations": 40, "readout_iterations": 40}
+    cfg = {"sizes": [10, 20], "group_counts": [1, 2, 5], "iterations": 40, "readout_iterations": 40,
+           "n_trials": 5}
     m = run_experiment("groups-size", tmp_path / "run", quick=True, config=cfg)
     a = np.load(tmp_path / "run" / "arrays.npz")
     assert (tmp_path / "run" / "groups_size.png").exists() and m["seconds"] > 0
