@@ -91,8 +91,8 @@ def network_arrays(dynamics: TrialDynamics, readout: Readout | None = None, pref
 
     ``W``, ``x0``, ``t_ms``, ``tau`` (N,), the gain function's ``r0`` and ``rmax`` (eq. 3.2) and, with a
     readout, ``m`` (K, M) and ``b`` (K,): what an independent simulation of eqs. (3.1)-(3.4) needs to
-    reproduce the run's outputs and errors at any gains (and, for K = 1 without a ramp, what
-    `load_gain_network` reads back, with a target added).
+    reproduce the run's outputs and errors at any gains. With ``prefix=""``, a ``target`` added, one
+    readout (K = 1), a uniform tau and no ramp, the arrays form a file `load_gain_network` reads.
     """
     if not isinstance(dynamics, TrialDynamics):
         fail("dynamics", dynamics, "a TrialDynamics", TypeError)
