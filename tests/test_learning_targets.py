@@ -58,6 +58,15 @@ def test_error_is_one_minus_sklearn_r2():
     assert float(output_error(np.full((1, 50), y[0].mean()), y[:1])) == pytest.approx(1.0)
 
 
+def test_error_on_constant_target_names_the_target():
+    # 1 - R^2 divides by the target's variance: a constant target is a user error, not a diverged network
+    y = np.stack([np.linspace(0.0, 1.0, 20), np.full(20, 3.0)])
+    with pytest.raises(ValueError, match=r"^y=.*constant"):
+        r2_error(np.zeros_like(y), y)
+    with pytest.raises(ValueError, match=r"^y=.*constant"):
+        output_error(np.zeros_like(y), y)
+
+
 def test_readout_matches_numpy_lstsq():
     rng = np.random.default_rng(1)
     rates = rng.normal(size=(5, 40, 6))

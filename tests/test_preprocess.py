@@ -250,23 +250,70 @@ def test_errors_name_argument():
         eraasr2_trial(np.zeros((10, 3)), np.zeros((10, 4)))
 
 
-def test_spikeinterface_step_matches_function():
+def _multi_segment_recording():
+    # segment 0: two stimulated trials back to back (two trains, the second's spontaneous second free
+    # of the first train), segment 1: a third trial; 40 uA at 0.3-0.8 mm clips some channels
     import spikeinterface.core as si
 
-    from neurodyn.preprocess import eraasr_recording
+    rec = simulate_stim_recording(24, 3, pre_s=1.0, stim_ms=60.0, post_s=0.1, current_ua=40.0,
+                                  source_mm=(0.3, 0.8), seed=5)
+    T = rec.raw_stim.shape[1]
+    segs = [np.concatenate([rec.raw_stim[0], rec.raw_stim[1]]), rec.raw_stim[2]]
+    onsets = [[rec.stim_start, T + rec.stim_start], [rec.stim_start]]
+    return rec, segs, onsets, si.NumpyRecording(segs, sampling_frequency=rec.fs)
 
-    rec = simulate_stim_recording(24, 1, pre_s=1.0, stim_ms=60.0, post_s=0.1, current_ua=10.0, seed=5)
-    traces = rec.raw_stim[0]
-    sirec = si.NumpyRecording([traces], sampling_frequency=rec.fs)
-    cleaned = eraasr_recording(sirec, [rec.stim_start], 60.0, k=3)
-    out = cleaned.get_traces(segment_index=0)
-    tail = int(round(3e-3 * rec.fs))
-    win = slice(rec.stim_start, rec.stim_stop + tail)
-    ref = eraasr2_trial(traces[:rec.stim_start].astype(float), traces[win].astype(float), k=3)
-    assert out.shape == traces.shape
-    assert np.allclose(out[win], ref.cleaned + ref.baseline, atol=1e-3)
-    assert np.allclose(ref.baseline, np.median(traces[:rec.stim_start], 0))
-    assert np.array_equal(out[:rec.stim_start], traces[:rec.stim_start])
+
+def test_spikeinterface_step_every_segment_chunked():
+    from neurodyn.preprocess import eraasr_recording
+    from neurodyn.preprocess.eraasr import saturation_limits
+
+    rec, segs, onsets, sirec = _multi_segment_recording()
+    dur = rec.stim_stop - rec.stim_start + int(round(3e-3 * rec.fs))
+    limits = saturation_limits(np.concatenate(segs), rec.adc_group)
+    opts = dict(k=3, adc_group=rec.adc_group, limits=limits)
+    # 1) without CAR, against ERAASR2 applied by hand to each train (1 s before it + its window)
+    plain = eraasr_recording(sirec, onsets, 60.0, car=False, **opts)
+    med = plain.channel_median
+    assert np.allclose(med, np.median(np.concatenate(segs), 0), atol=1.0)   # strided-sample medians (uV)
+    n_sat = 0
+    for s, seg in enumerate(segs):
+        out = plain.get_traces(segment_index=s)
+        expected = seg - med
+        for f in onsets[s]:
+            ref = eraasr2_trial(seg[f - 30000:f].astype(float), seg[f:f + dur].astype(float), k=3,
+                                lo=limits[0], hi=limits[1])
+            expected[f:f + dur] = np.where(ref.saturated, 0.0, ref.cleaned + ref.baseline - med)
+            n_sat += ref.saturated.sum()
+            # the artifact (raw RMS ~470 uV) is gone on every train: RMS at the spontaneous level
+            w = out[f:f + dur]
+            assert w[w != 0].std() < 1.2 * out[f - 30000:f].std()
+        assert np.allclose(out, expected, atol=2e-3)
+    assert n_sat > 0
+    # 2) with CAR (per ADC group, min_channels=1): the median over each group's unsaturated channels
+    # is 0 at every sample, saturated samples stay 0
+    car = eraasr_recording(sirec, onsets, 60.0, min_channels=1, **opts)
+    for s in range(2):
+        out = car.get_traces(segment_index=s)
+        sat = np.zeros(out.shape, bool)
+        for f in onsets[s]:
+            sat[f:f + dur] = plain.get_traces(segment_index=s, start_frame=f, end_frame=f + dur) == 0
+        assert np.all(out[sat] == 0)
+        for g in np.unique(rec.adc_group):
+            v = np.where(sat[:, rec.adc_group == g], np.nan, out[:, rec.adc_group == g])
+            ok = ~np.isnan(v).all(1)
+            assert np.abs(np.nanmedian(v[ok], axis=1)).max() < 1e-3
+    # 3) chunked reads (997 frames, cutting through the windows; limits pass in 1234-frame chunks; one
+    # cached window) equal whole-segment reads exactly
+    chunked = eraasr_recording(sirec, onsets, 60.0, k=3, adc_group=rec.adc_group, chunk_frames=1234,
+                               cache_windows=1)
+    whole = eraasr_recording(sirec, onsets, 60.0, k=3, adc_group=rec.adc_group)
+    for s, seg in enumerate(segs):
+        n = seg.shape[0]
+        parts = [chunked.get_traces(segment_index=s, start_frame=a, end_frame=min(n, a + 997))
+                 for a in range(0, n, 997)]
+        assert np.array_equal(np.concatenate(parts), whole.get_traces(segment_index=s))
+    with pytest.raises(ValueError, match="stim_frames"):
+        eraasr_recording(sirec, [[rec.stim_start, rec.stim_start + 1000], [rec.stim_start]], 60.0)
 
 
 def test_icms_preprocess_quick(tmp_path):

@@ -42,6 +42,37 @@ def test_signal_variance_unbiased_and_dimensionality():
     assert int(np.argmax(ts.total_fraction >= 0.95)) + 1 > 5
 
 
+def _few_points_dataset(rng, C=4, T=5, N=80, R=6, noise=1.0):
+    # C*T = 20 points in N = 80 dimensions: a rank-3 signal along orthonormal directions Q with
+    # centred, mutually orthogonal latents of variances 144, 100, 64 (total 308, each >= 20%)
+    Q = np.linalg.qr(np.random.default_rng(7).normal(size=(N, 3)))[0]
+    lat = np.random.default_rng(8).normal(size=(C * T, 3))
+    lat = np.linalg.qr(lat - lat.mean(0))[0] * np.array([12.0, 10.0, 8.0])
+    true = (lat @ Q.T).reshape(C, T, N) + 3.0
+    return true, [true[c] + noise * rng.normal(size=(R, T, N)) for c in range(C)]
+
+
+def test_signal_variance_with_fewer_points_than_neurons():
+    # C*T < N: X has 20 singular values, X_noise (RT = 120 rows) has 80. The total signal variance
+    # ||X||^2 - ||X_noise||^2 must subtract all 80 (the analytic truth is 308 by construction);
+    # keeping only the top 20 leaves about 100 of noise in it and pushes the dimensionality to ~10.
+    rng = np.random.default_rng(0)
+    true, _ = _few_points_dataset(rng)
+    flat = true.reshape(-1, true.shape[-1])
+    truth = np.sum((flat - flat.mean(0)) ** 2)
+    assert truth == pytest.approx(308.0)
+    est, dims = [], []
+    for _ in range(30):
+        _, trials = _few_points_dataset(rng)
+        ts = task_space(np.stack([t.mean(0) for t in trials]), trials)
+        est.append(ts.total_signal_variance)
+        dims.append(ts.dimensionality)
+    est = np.array(est)
+    se = est.std(ddof=1) / np.sqrt(est.size)
+    assert abs(est.mean() - truth) < 3.5 * se
+    assert dims == [3] * 30                    # the known signal dimension, in every dataset
+
+
 def test_pca_consistency_and_projection():
     # s_k^2 equals scikit-learn's explained variance times (n-1); W has orthonormal columns.
     rng = np.random.default_rng(1)

@@ -18,6 +18,21 @@ the signal variance captured by the leading K PCs is
 
 its fraction ``V_signal(K) / V_signal(total)``, and the dimensionality is the smallest K with fraction
 >= 0.95 (§6; the text notes this captures >= 90% of the total variance).
+
+The total runs over every singular value of both matrices,
+
+    V_signal(total) = sum_k s_k^2 - sum_k (s_k^noise)^2 = ||X||_F^2 - ||X_noise||_F^2,
+
+``X_noise`` having up to min(RT, N) non-zero singular values where ``X`` has at most min(CT, N): when
+C*T < N the noise singular values beyond the CT-th are still noise in the averages (spread over the
+directions the few CT points cannot resolve) and must be subtracted, or the total signal variance is
+overestimated and the dimensionality with it. Per PC, ``(s_k^noise)^2`` is reported for k <= min(CT, N).
+
+Derived centring factor: PCA centres ``X`` over its CT rows, ``X_c = P X`` with
+``P = I - 1 1^T / (CT)``. For independent noise rows ``E`` of any covariances ``Sigma_i``,
+``E ||P E||_F^2 = sum_i P_ii tr(Sigma_i) = (1 - 1/(CT)) E ||E||_F^2``, so the noise variances are
+multiplied by ``(1 - 1/(CT))`` to match the centred averages (an exact correction, largest when CT is
+small).
 """
 
 from __future__ import annotations
@@ -45,6 +60,8 @@ class TaskSpace:
     total_fraction: np.ndarray       # (n_pc,) cumulative fraction of total variance
     dimensionality: int              # smallest K with signal_fraction >= threshold
     threshold: float
+    total_noise_variance: float = 0.0   # ||X_noise||_F^2 over ALL its singular values (centring-corrected)
+    total_signal_variance: float = 0.0  # ||X||_F^2 - total_noise_variance
 
     @property
     def W(self) -> np.ndarray:
@@ -96,13 +113,18 @@ def task_space(rates, trials: Sequence | None = None, *, threshold: float = 0.95
             if np.shape(tr)[1:] != (T, N):
                 fail(f"trials[{c}]", np.asarray(tr), f"(n_trials, {T}, {N})")
         Xn = noise_residual_matrix(trials, n_trials)
-        s_noise = np.linalg.svd(Xn, compute_uv=False)
-        noise[:min(n_pc, s_noise.size)] = s_noise[:n_pc] ** 2
+        s_noise2 = np.linalg.svd(Xn, compute_uv=False) ** 2 * (1.0 - 1.0 / flat.shape[0])
+        k = min(n_pc, s_noise2.size)
+        noise[:k] = s_noise2[:k]
+        total_noise = float(s_noise2.sum())         # every noise singular value, not only the first n_pc
+    else:
+        total_noise = 0.0
     signal = var - noise
-    total_signal = float(var.sum() - noise.sum())
+    total_var = float(np.sum((flat - pca.mean_) ** 2))
+    total_signal = total_var - total_noise
     if total_signal <= 0:
         fail("rates", X, "trial averages whose variance exceeds the estimated noise variance")
     frac = np.cumsum(signal) / total_signal
     dim = int(np.argmax(frac >= threshold)) + 1 if np.any(frac >= threshold) else n_pc
-    return TaskSpace(pca.components_.T, pca.mean_, var, noise, frac, np.cumsum(var) / var.sum(), dim,
-                     threshold)
+    return TaskSpace(pca.components_.T, pca.mean_, var, noise, frac, np.cumsum(var) / total_var, dim,
+                     threshold, total_noise, total_signal)

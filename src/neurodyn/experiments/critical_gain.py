@@ -10,6 +10,14 @@ resolution (1e-4) by batched multi-section: a bracket [stable, unstable] is spli
 gains simulated together in one batched call, repeatedly. The linear network is evaluated with the
 exact solution of eq. (1.10) through the eigen-decomposition of W (Appendix A: gW - I shares W's
 eigenvectors, so one decomposition serves every g); the nonlinear network with RK4 (dt = 5 ms).
+
+The numerical critical gain lies slightly above 1/alpha by construction (derived): just above it the
+leading mode grows as exp((g alpha - 1) T / tau), and it must outgrow the decay of the rest of x0 to
+beat ||x0||, so g_c alpha - 1 ~ (tau / T) ln(||x0|| / |leading component of x0|) > 0, about 2% at
+T / tau = 50 for random x0 in these networks. Quick scale (``--quick``: 20 matrices, N <= 200, the text's
+T, tau, x0 and resolution; 13 s unloaded): median relative deviation |g_c - 1/alpha| alpha 2.1%, 2.3%,
+2.5% on seeds 0, 1, 2 (linear and nonlinear f alike), maximum 4.1%, 9.3%, 9.2% (the sparsest, most
+non-normal matrices, where x0 projects least on the leading mode).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ def run_gain_variability(cfg: GainVariabilityConfig, run: Run) -> dict:
     import jax
 
     from neurodyn.learning import emg_targets, fit_readout, noisy_initial_conditions, rate_amplitude, soc_dynamics
+    from neurodyn.learning.network_file import network_arrays
 
     if cfg.n % 2:
         raise ValueError(f"n={cfg.n}: expected an even number of neurons")
@@ -94,6 +95,8 @@ def run_gain_variability(cfg: GainVariabilityConfig, run: Run) -> dict:
                "best_gain_fit_g1": best_g1.tolist(), "best_gain_independent": best_ind.tolist(),
                "r2_g1_mean": float(R2_fixed[1.0][np.argmin(np.abs(gains - 1.0))].mean())}
     run.save_array("gains", gains)
+    for k, v in network_arrays(dyn).items():               # for independent re-simulation of the run
+        run.save_array(k, v)
     run.save_array("lengths_ms", lengths)
     run.save_array("targets", Y)
     run.save_array("r2_independent", R2_ind)

@@ -12,6 +12,12 @@ readout fit to the same initial target so that the output before training is the
 * ``r0_5``: baseline rate r0 = 5 Hz in eq. (3.2) (§3.7, more strongly nonlinear dynamics).
 
 The thesis finds similar learning in all (ramp slightly worse, alternative faster, r0 = 5 Hz better).
+
+Quick scale (``--quick``): the text's rules and 5000 iterations on 20 neurons, 2 sessions, readouts fit on
+20 trials (20 iterations left every variant within 1% of its initial error). Measured (seed 0), error
+before -> after: original 4.82 -> 0.63, ramp 4.80 -> 0.90, alternative 4.82 -> 0.63, chaotic 4.54 -> 1.36,
+r0 = 5 Hz 4.86 -> 0.37: every variant learns, r0 = 5 Hz best and the ramp and chaotic network slower, as
+in the text (the alternative rule is not faster at this size).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ class LearningVariantsConfig(ExperimentConfig):
 @experiment("learning-variants", LearningVariantsConfig,
             "Thesis §3.6-3.7 / Figs. 3.5-3.6: gain learning with a ramping input, the alternative rule, a chaotic "
             "network and r0 = 5 Hz.",
-            quick={"n": 20, "soc_target": 0.5, "sessions": 2, "iterations": 20, "n_trials": 5,
+            quick={"n": 20, "soc_target": 0.5, "sessions": 2, "iterations": 5000, "n_trials": 20,
                    "t_prep_ms": 100.0})
 def run_learning_variants(cfg: LearningVariantsConfig, run: Run) -> dict:
     from neurodyn.learning import (GainTask, NodePerturbation, RampInput, chaotic_dynamics, emg_targets,

@@ -9,6 +9,13 @@ report, per l, the median over libraries of the median over targets of the fit, 
 fit-to-output errors (Fig. 5.3c), the Pearson correlation of output and fit errors, the distribution of
 the learned gains (Fig. 5.2a) and outputs of gain patterns drawn at random from it (Fig. 5.2c): their
 spread across patterns is compared with that of the trained outputs. ``r0 = 5`` gives Fig. 5.6.
+
+Quick scale (``--quick``): the text's rule and 5000 iterations per library target on a 50-neuron SOC
+(alpha < 0.3) with 10 random groups; 10 library targets, libraries of 1-5 patterns (5 per size), 5 novel
+targets (20 iterations learned nothing: every size stayed at 2.2). Measured (seeds 0 / 1; 50 s wall, 23 s
+CPU on 2 loaded cores): library patterns learned to a median error 0.037 / 0.136; the median output error
+falls from 2.23 / 2.27 with one pattern to 0.80 / 0.58 with five, following the fit error (0.68 / 0.40;
+correlation of fit and output errors 0.83-0.99), as in Fig. 5.3c.
 """
 
 from __future__ import annotations
@@ -37,13 +44,14 @@ class LibraryConfig(ExperimentConfig):
 @experiment("library", LibraryConfig,
             "Thesis ch. 5, Figs. 5.1-5.3: novel movements from convex combinations of learned gain patterns "
             "(fit, output and fit-to-output errors against library size).",
-            quick={"n": 20, "soc_target": 0.5, "n_groups": 4, "library_targets": 5, "iterations": 20,
-                   "max_library_size": 3, "libraries": 2, "novel_targets": 3, "n_trials": 5})
+            quick={"n": 50, "soc_target": 0.3, "n_groups": 10, "library_targets": 10, "iterations": 5000,
+                   "max_library_size": 5, "libraries": 5, "novel_targets": 5, "n_trials": 20})
 def run_library(cfg: LibraryConfig, run: Run) -> dict:
     from neurodyn.learning import GainTask, emg_targets, fit_readout_on_trials, rate_amplitude, soc_dynamics
     from neurodyn.learning.groups import learn_group_gains, random_groups
     from neurodyn.learning.library import combine_library
     from neurodyn.learning.movement import soc_network
+    from neurodyn.learning.network_file import network_arrays
 
     if cfg.n % 2 or cfg.n_groups > cfg.n:
         raise ValueError(f"n={cfg.n}, n_groups={cfg.n_groups}: expected an even n >= n_groups")
@@ -74,6 +82,9 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
         fit_e[i] = fit.fit_error.reshape(cfg.libraries, V)
         out_e[i] = fit.output_error.reshape(cfg.libraries, V)
         fo_e[i] = fit.fit_output_error.reshape(cfg.libraries, V)
+        if l == sizes[-1]:                                # largest libraries: for independent re-simulation
+            run.save_array("largest_library_index", idx)
+            run.save_array("largest_library_coefficients", fit.coefficients.reshape(cfg.libraries, V, l))
     med = lambda e: np.median(np.median(e, axis=2), axis=1)  # noqa: E731  (Fig. 5.3c)
     m_fit, m_out, m_fo = med(fit_e), med(out_e), med(fo_e)
     corr = [float(np.corrcoef(fit_e[i].ravel(), out_e[i].ravel())[0, 1]) if fit_e[i].std() > 0 else float("nan")
@@ -86,7 +97,9 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
     spread_trained = float(np.mean(np.std(Fz[:, 0], axis=0)))
     spread_random = float(np.mean(np.std(Fr, axis=0)))
 
-    for name, arr in [("library_gains", G), ("library_outputs", Fz), ("library_errors", lib_err),
+    for k, v in network_arrays(dyn, readout).items():
+        run.save_array(k, v)
+    for name, arr in [("library_targets", lib_y[:, 0]), ("novel_targets", novel_y[:, 0]), ("library_gains", G), ("library_outputs", Fz), ("library_errors", lib_err),
                       ("sizes", sizes), ("fit_error", fit_e), ("output_error", out_e),
                       ("fit_output_error", fo_e), ("random_pattern_outputs", Fr), ("labels", labels)]:
         run.save_array(name, arr)

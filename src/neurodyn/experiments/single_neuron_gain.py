@@ -35,6 +35,7 @@ def run_single_neuron_gain(cfg: SingleNeuronGainConfig, run: Run) -> dict:
     import jax
 
     from neurodyn.learning import GainTask, emg_targets, fit_readout_on_trials, rate_amplitude, soc_dynamics
+    from neurodyn.learning.network_file import network_arrays
 
     if cfg.n % 2:
         raise ValueError(f"n={cfg.n}: expected an even number of neurons")
@@ -56,6 +57,9 @@ def run_single_neuron_gain(cfg: SingleNeuronGainConfig, run: Run) -> dict:
     E = errs.reshape(n, G, 2).transpose(2, 0, 1)        # (target, neuron, gain)
     e1 = np.asarray(task.errors())                       # all gains 1
     run.save_array("gain_values", values)
+    for k, v in network_arrays(dyn, readout).items():      # for independent re-simulation of the run
+        run.save_array(k, v)
+    run.save_array("targets", Y[1:])
     run.save_array("errors", E)
     metrics = {}
     best = {}

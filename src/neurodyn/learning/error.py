@@ -5,19 +5,33 @@
 between a network output ``z`` and a target ``y`` (time on the last axis). eps = 1 is as bad as
 outputting the target's mean; with several readout units the error is the mean over outputs.
 Written with `jax.numpy` so that it runs inside jitted learning loops and can be differentiated.
+
+A constant target has no variance and eps is undefined (0/0 or x/0). Called on concrete arrays,
+`r2_error` raises ``ValueError`` naming ``y``; inside a jitted loop the values are traced and cannot be
+inspected, so the learning code validates its targets once at the boundary (`GainTask`,
+`learn_combination`, `combine_library`) with the same test, ``ptp(y) == 0`` along time.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
+
+from neurodyn._validate import fail
 
 __all__ = ["output_error", "r2_error"]
 
 
 def r2_error(z, y):
-    """``1 - R^2`` per output: arrays ``(..., T)`` -> ``(...)`` (eq. D.1)."""
+    """``1 - R^2`` per output: arrays ``(..., T)`` -> ``(...)`` (eq. D.1).
+
+    Raises ``ValueError`` when ``y`` is concrete and constant in time along some output.
+    """
     z = jnp.asarray(z)
     y = jnp.asarray(y)
+    if not isinstance(y, jax.core.Tracer) and y.size and np.any(np.ptp(np.asarray(y), axis=-1) == 0):
+        fail("y", y, "a target that varies in time (1 - R^2 divides by its variance; this target is constant)")
     resid = jnp.sum((z - y) ** 2, axis=-1)
     total = jnp.sum((y - jnp.mean(y, axis=-1, keepdims=True)) ** 2, axis=-1)
     return resid / total

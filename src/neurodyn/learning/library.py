@@ -178,6 +178,8 @@ def combine_library(task: GainTask, library_gains, library_outputs, targets, *, 
     Y = finite_array("targets", targets)
     if Y.ndim == 2:
         Y = Y[None]
+    if np.any(np.ptp(Y, axis=-1) == 0):
+        fail("targets", Y, "targets that vary in time (1 - R^2 divides by their variance)")
     B = Y.shape[0]
     G = finite_array("library_gains", library_gains)
     F = finite_array("library_outputs", library_outputs)

@@ -27,7 +27,7 @@ from neurodyn.dynamics.gain import GainFunction, Tanh
 from neurodyn.learning.task import GainTask, Readout, TrialDynamics
 from neurodyn.network import Network, cell_types_ei
 
-__all__ = ["UserGainNetwork", "load_gain_network"]
+__all__ = ["UserGainNetwork", "load_gain_network", "network_arrays"]
 
 REQUIRED = ("W", "x0", "m", "b", "target")
 
@@ -84,3 +84,24 @@ def load_gain_network(path: str | os.PathLike, *, duration_ms: float = 500.0, dt
     net = Network(W=W, cell_types=cell_types_ei(n // 2, n // 2), tau=positive("tau", tau), dale=False)
     dyn = TrialDynamics(net, x0, t, gain_fn=Tanh() if gain_fn is None else gain_fn, dt=dt)
     return UserGainNetwork(dyn, Readout(m[None], b.reshape(1)), y)
+
+
+def network_arrays(dynamics: TrialDynamics, readout: Readout | None = None, prefix: str = "network_") -> dict:
+    """The arrays of this file format for a run's own network, keys prefixed by ``prefix``.
+
+    ``W``, ``x0``, ``t_ms``, ``tau`` (N,), the gain function's ``r0`` and ``rmax`` (eq. 3.2) and, with a
+    readout, ``m`` (K, M) and ``b`` (K,): what an independent simulation of eqs. (3.1)-(3.4) needs to
+    reproduce the run's outputs and errors at any gains. With ``prefix=""``, a ``target`` added, one
+    readout (K = 1), a uniform tau and no ramp, the arrays form a file `load_gain_network` reads.
+    """
+    if not isinstance(dynamics, TrialDynamics):
+        fail("dynamics", dynamics, "a TrialDynamics", TypeError)
+    net = dynamics.network
+    out = {"W": np.asarray(net.W), "x0": np.asarray(dynamics.x0), "t_ms": np.asarray(dynamics.t_ms),
+           "tau": np.broadcast_to(np.asarray(net.tau, float), (net.n,)).copy(),
+           "r0": np.asarray(float(getattr(dynamics.gain_fn, "r0", np.nan))),
+           "rmax": np.asarray(float(getattr(dynamics.gain_fn, "rmax", np.nan)))}
+    if readout is not None:
+        out["m"] = np.atleast_2d(np.asarray(readout.m))
+        out["b"] = np.atleast_1d(np.asarray(readout.b))
+    return {prefix + k: v for k, v in out.items()}
