@@ -46,7 +46,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 
-from neurodyn._validate import fail, finite_array, positive, positive_int
+from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
 from neurodyn.analysis import henrici, ordered_schur
 from neurodyn.analysis.metrics import signal_variance_explained
 from neurodyn.models.base import check_rates
@@ -79,7 +79,7 @@ def _data_stats(Y, U, active):
     return flat.T @ flat, Ua.T @ Ua + jnp.diag(1.0 - active)
 
 
-def _em_step_impl(params: LDSParams, Y, U, active, stats, diagonal_R: bool, initial: str):
+def _em_step_impl(params: LDSParams, Y, U, active, stats, r_floor, diagonal_R: bool, initial: str):
     """One EM iteration; returns (new params, log-likelihood of ``params``). ``active`` masks B columns."""
     drive = jnp.einsum("btu,ku->btk", U, params.B)
     sm = kalman_smoother_batch(params._replace(B=jnp.eye(params.A.shape[0], dtype=Y.dtype)), Y, drive)
@@ -106,7 +106,7 @@ def _em_step_impl(params: LDSParams, Y, U, active, stats, diagonal_R: bool, init
     Ssy = jnp.concatenate([jnp.einsum("bti,btn->in", m, Y), Y.sum((0, 1))[None]], axis=0)
     Cd, Rn = _regression(Sss, Ssy, Syy, nb * T)
     C_new, d_new = Cd[:, :K], Cd[:, K]
-    R_new = jnp.maximum(jnp.diag(Rn), 1e-8) if diagonal_R else Rn
+    R_new = jnp.maximum(jnp.diag(Rn), jnp.maximum(r_floor, 1e-8)) if diagonal_R else Rn
     # initial state
     x0 = m[:, 0]
     if initial == "shared":
@@ -123,11 +123,12 @@ def _em_step_impl(params: LDSParams, Y, U, active, stats, diagonal_R: bool, init
 _em_step_jit = jax.jit(_em_step_impl, static_argnames=("diagonal_R", "initial"))
 
 
-def _em_step(params: LDSParams, Y, U, active, *, diagonal_R: bool, initial: str, stats=None):
+def _em_step(params: LDSParams, Y, U, active, *, diagonal_R: bool, initial: str, stats=None, r_floor=None):
     """One EM iteration (jitted core); ``stats`` from `_data_stats` can be passed to skip recomputing them."""
     if stats is None:
         stats = _data_stats(Y, U, active)
-    return _em_step_jit(params, Y, U, active, stats, diagonal_R=diagonal_R, initial=initial)
+    r_floor = jnp.zeros(Y.shape[-1], Y.dtype) if r_floor is None else jnp.asarray(r_floor, Y.dtype)
+    return _em_step_jit(params, Y, U, active, stats, r_floor, diagonal_R=diagonal_R, initial=initial)
 
 
 @jax.jit
@@ -182,7 +183,10 @@ class LDS(LatentLDSEstimator):
             iteration falls below ``tol * |loglik|`` (or the log-likelihood decreases; see ``stop_reason_``).
         diagonal_R: diagonal (default) or full emission-noise covariance.
         initial: ``"per_condition"`` (each condition has its own initial mean) or ``"shared"``.
-        min_var: floor on emission variances at initialisation.
+        min_var: floor on each neuron's emission variance (diagonal R), as a fraction of that neuron's variance
+            in the data, at initialisation and in every M-step (the M-step of a bounded variance is the
+            clipped one, so EM stays monotone); it keeps a neuron's noise variance from collapsing to zero
+            (a Heywood case of factor analysis, where a latent is spent on a single neuron).
 
     Learned attributes: ``A_, B_, C_, d_, Q_, R_``, ``m0_`` (fitted conditions x K; rows equal with
     ``initial="shared"``), ``S0_``, ``params_`` (`LDSParams` of a *new* condition: the population prior
@@ -211,6 +215,7 @@ class LDS(LatentLDSEstimator):
         positive_int("n_latents", self.n_latents)
         positive_int("max_iter", self.max_iter)
         positive("tol", self.tol)
+        in_range("min_var", self.min_var, 0.0, 1.0, hi_open=True)
         if self.n_latents > X.shape[2]:
             fail("n_latents", self.n_latents, f"at most the number of neurons ({X.shape[2]})")
         if self.initial not in ("per_condition", "shared"):
@@ -237,7 +242,7 @@ class LDS(LatentLDSEstimator):
         A, B = W[:, :K], W[:, K:]
         res = xn - zp @ W.T
         Q = np.atleast_2d(np.cov(res.T)) + 1e-6 * np.eye(K) * max(np.trace(np.atleast_2d(np.cov(Z.T))) / K, 1.0)
-        Rv = np.maximum((flat - d - Z @ C.T).var(0), self.min_var * max(flat.var(0).mean(), 1e-12))
+        Rv = np.maximum((flat - d - Z @ C.T).var(0), np.maximum(self.min_var * flat.var(0), 1e-12))
         R = Rv if self.diagonal_R else np.diag(Rv)
         m0 = Xl[:, 0] if self.initial == "per_condition" else Xl[:, 0].mean(0)
         S0 = Q.copy()
@@ -261,9 +266,11 @@ class LDS(LatentLDSEstimator):
         Yj, Uj, aj = jnp.asarray(X), jnp.asarray(U), jnp.asarray(active)
         lls = []
         stats = _data_stats(Yj, Uj, aj)
+        r_floor = self.min_var * X.reshape(-1, X.shape[2]).var(0)
         reason, prev = "max_iter", params
         for _ in progress(range(self.max_iter), self.max_iter, "LDS EM"):
-            new, ll = _em_step(params, Yj, Uj, aj, diagonal_R=self.diagonal_R, initial=self.initial, stats=stats)
+            new, ll = _em_step(params, Yj, Uj, aj, diagonal_R=self.diagonal_R, initial=self.initial, stats=stats,
+                               r_floor=r_floor)
             ll = float(ll)
             if not np.isfinite(ll):
                 raise FloatingPointError("LDS EM: log-likelihood became non-finite; try a smaller n_latents")
