@@ -81,7 +81,8 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
         raise ValueError(f"n_latents={cfg.n_latents}: expected at most the number of neurons ({D})")
     model = EISubspaceNetwork(cfg.n_units, cfg.n_latents, tb, max_iter=cfg.max_iter, w_iter=cfg.w_iter,
                               lds_iter=cfg.lds_iter, penalty_max=cfg.penalty_max,
-                              max_spectral_radius=cfg.max_spectral_radius, seed=cfg.seed)
+                              max_spectral_radius=cfg.max_spectral_radius, seed=cfg.seed,
+                              dt_ms=float(np.median(np.diff(data.t_ms))) if data.t_ms.size > 1 else 10.0)
     model.fit(Y[~test])
     model.save(run.out / "model.npz")
     pred_train = model.predict()

@@ -395,6 +395,8 @@ class EISubspaceNetwork(LatentLDSEstimator):
             self-containment (module docstring, "Stability safeguard").
         seed: seeds J, the sparsity mask and the initial W.
 
+        dt_ms: the time step of the network, the bin width of the data (10 ms in §10.1); used by consumers
+            of the fit (perturbation design) to express times in ms.
         tol: EM stops when, with the penalty weights at ``penalty_max``, the penalised objective changes by
             less than ``tol * |objective|`` (``stop_reason_``).
 
@@ -420,7 +422,7 @@ class EISubspaceNetwork(LatentLDSEstimator):
                  frac_excitatory: float = 0.5, density: float = 0.25, spectral_radius: float = 0.85,
                  max_iter: int = 30, w_iter: int = 200, eps0: float = 1.0, beta0: float = 1.0,
                  penalty_growth: float = 2.0, penalty_max: float = 1e5, lds_iter: int = 100,
-                 max_spectral_radius: float | None = 0.99, tol: float = 1e-6, seed: int = 0):
+                 max_spectral_radius: float | None = 0.99, tol: float = 1e-6, dt_ms: float = 10.0, seed: int = 0):
         self.n_units = n_units
         self.n_latents = n_latents
         self.transition = transition
@@ -436,6 +438,7 @@ class EISubspaceNetwork(LatentLDSEstimator):
         self.lds_iter = lds_iter
         self.max_spectral_radius = max_spectral_radius
         self.tol = tol
+        self.dt_ms = dt_ms
         self.seed = seed
 
     # ----------------------------------------------------------------- validation
@@ -463,6 +466,7 @@ class EISubspaceNetwork(LatentLDSEstimator):
             if self.transition > X.shape[1] - 1:
                 fail("transition", self.transition, f"a bin index in [2, {X.shape[1] - 1}]")
         positive("tol", self.tol)
+        positive("dt_ms", self.dt_ms)
         return N, K
 
     def _fitted(self):
