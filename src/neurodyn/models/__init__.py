@@ -35,3 +35,13 @@ __all__ += ["StimLVM"]
 from neurodyn.models.base import NeurodynEstimator, NotFittedError, check_rates, load_model  # noqa: E402
 
 __all__ += ["NeurodynEstimator", "NotFittedError", "check_rates", "load_model"]
+from neurodyn.models.heldout import (  # noqa: E402
+    co_smoothing,
+    forward_prediction,
+    heldout_neuron_split,
+    initial_state_heldout,
+    pca_ridge_baseline,
+)
+
+__all__ += ["co_smoothing", "forward_prediction", "heldout_neuron_split", "initial_state_heldout",
+            "pca_ridge_baseline"]
