@@ -95,6 +95,8 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
     lam = model.eigenvalues()
     rho_w = float(np.max(np.abs(np.linalg.eigvals(model.W_))))
     run.save_array("t_ms", data.t_ms)
+    run.save_array("W", model.W_)                          # also in model.npz; dale-svd's fitted_run reads these
+    run.save_array("is_excitatory", model.is_excitatory_)
     run.save_array("test_conditions", np.flatnonzero(test))
     run.save_array("heldout_neurons", heldout)
     run.save_array("pred_train", pred_train)
