@@ -196,6 +196,26 @@ def test_rates_initial_condition_and_decay_curve():
     ref = [np.linalg.norm(m.C_ @ np.linalg.matrix_power(m.A_, t) @ x) for t in range(10)]
     np.testing.assert_allclose(dist, ref, rtol=1e-9)
     assert energy == pytest.approx(10.0 * sum(ref))
+    # params_ is the model of a new condition, so the smoother takes it as is; with a fitted group's inputs it
+    # gives the latents that transform infers for a condition of that group
+    ks = kalman_smoother(m.params_, Y[8], m.condition_inputs([2], Y.shape[1])[0])
+    np.testing.assert_allclose(ks.means, m.transform(Y[8:9], groups=[2])[0], atol=1e-10)
+
+
+def test_metrics_match_scikit_learn():
+    # r2_score pools outputs by their variance: scikit-learn's multioutput="variance_weighted" on the bins
+    from sklearn.metrics import mean_poisson_deviance, r2_score as sk_r2
+
+    from neurodyn.analysis import poisson_deviance, r2_score
+
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(3, 20, 5)) * np.arange(1, 6)
+    Yhat = Y + rng.normal(size=Y.shape)
+    assert r2_score(Y, Yhat) == pytest.approx(sk_r2(Y.reshape(-1, 5), Yhat.reshape(-1, 5),
+                                                    multioutput="variance_weighted"), rel=1e-12)
+    k = rng.poisson(3.0, (50,)).astype(float)
+    mu = rng.uniform(1, 5, 50)
+    assert poisson_deviance(k, mu) == pytest.approx(50 * mean_poisson_deviance(k, mu), rel=1e-12)
 
 
 @pytest.fixture(scope="module")
