@@ -391,13 +391,16 @@ def condition_folds(n: int, n_folds: int) -> np.ndarray:
 
 
 def cross_validated_co_smoothing(estimator, X, n_folds: int, *, seed: int = 0, fraction: float = 0.2,
-                                 baseline: bool = True, fit_params: dict | None = None) -> dict:
+                                 baseline: bool = True, groups=None) -> dict:
     """Protocol (b) of `neurodyn.models.heldout` over condition folds: every condition is held out once.
 
-    For each fold, a clone of ``estimator`` is fit on the other conditions; the held-out conditions' held-out
-    neurons (one seeded split, `heldout_neuron_split`, shared by all folds) are predicted from their
-    held-in neurons (`co_smoothing`) and, with ``baseline``, by `pca_ridge_baseline` with K = the
-    estimator's latent dimension, fitted on the same training conditions. Scores are pooled over all
+    For each fold, a clone of ``estimator`` is fit on the other conditions (with their ``groups`` labels);
+    the held-out conditions' held-out neurons (one seeded split, `heldout_neuron_split`, shared by all
+    folds) are predicted from their held-in neurons (`co_smoothing`): a held-out condition whose input
+    group is among the training conditions' keeps that group's inputs and only its initial state is
+    inferred (protocol (a)'s rule); one of a new group also has its hold/go inputs inferred. With
+    ``baseline``, the same neurons are also predicted by `pca_ridge_baseline` with K = the estimator's
+    latent dimension, fitted on the same training conditions. Scores are pooled over all
     conditions. Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (None without baseline),
     ``prediction``/``prediction_baseline`` ``(C, T, n_out)``, ``heldin``, ``heldout``, ``models``.
     """
@@ -411,14 +414,22 @@ def cross_validated_co_smoothing(estimator, X, n_folds: int, *, seed: int = 0, f
         fail("n_folds", n_folds, f"at most the number of conditions ({nc})")
     heldin, heldout = heldout_neuron_split(N, fraction, seed)
     folds = condition_folds(nc, n_folds)
+    labels = None if groups is None else np.asarray(groups)
+    if labels is not None and labels.shape != (nc,):
+        fail("groups", groups, f"one input-group label per condition ({nc})")
     pred = np.empty((nc, T, heldout.size))
     pred_b = np.empty_like(pred)
     models = []
     for f in range(n_folds):
         te = folds == f
-        m = clone(estimator).fit(X[~te], **(fit_params or {}))
+        m = clone(estimator).fit(X[~te], None if labels is None else labels[~te])
         models.append(m)
-        pred[te] = co_smoothing(m, X[te], heldout).prediction
+        idx = np.flatnonzero(te)
+        known = np.zeros(idx.size, bool) if labels is None else np.isin(labels[idx], labels[~te])
+        for sel, g in ((known, True), (~known, False)):
+            if sel.any():
+                pred[idx[sel]] = co_smoothing(m, X[idx[sel]], heldout,
+                                              labels[idx[sel]] if g else None).prediction
         if baseline:
             K = int(m.A_.shape[0])
             pred_b[te] = pca_ridge_baseline(X[~te], X[te], heldin, heldout, K)[1]
@@ -434,9 +445,10 @@ def grid_search_lds(X, K_grid: Sequence[int], transition_grid: Sequence[int | No
     """Cross-validated choice of K and transition bin (seed 001 §9) by held-out scores that never see the
     scored data (`neurodyn.models.heldout`).
 
-    Without ``X_val`` (new conditions): conditions are split into ``n_folds`` folds and each fold is scored by
-    co-smoothing (protocol (b), `cross_validated_co_smoothing`, a seeded 20% of neurons held out); the
-    highest pooled ``heldout_neuron_r2`` wins. With ``X_val`` (validation trial averages of the same
+    Without ``X_val``: conditions are split into ``n_folds`` folds and each fold is scored by co-smoothing
+    (protocol (b), `cross_validated_co_smoothing`, a seeded 20% of neurons held out; held-out conditions
+    of an input group seen in training keep its inputs, protocol (a)'s rule); the highest pooled
+    ``heldout_neuron_r2`` wins. With ``X_val`` (validation trial averages of the same
     conditions, e.g. seed 001's pre-stimulation bins of stimulation trials), the model is fit on ``X`` and
     each validation condition keeps its condition's inputs; only its initial state is inferred and the
     noise-free forward prediction is compared with ``X_val`` (protocol (a), §9's "lowest mean-squared
@@ -453,8 +465,6 @@ def grid_search_lds(X, K_grid: Sequence[int], transition_grid: Sequence[int | No
         X_val = check_rates(X_val, "X_val", min_times=3)
         if X_val.shape[0] != X.shape[0] or X_val.shape[2] != X.shape[2]:
             fail("X_val", X_val, f"the conditions and neurons of X {(X.shape[0], X.shape[2])}")
-    if groups is not None and X_val is None:
-        fail("groups", groups, "None for the condition-fold search (held-out conditions are new conditions)")
     grid = np.full((len(K_grid), len(transition_grid)), np.nan)
     cells = [(i, j) for i in range(len(K_grid)) for j in range(len(transition_grid))]
     for i, j in progress(cells, len(cells), "LDS grid search"):
@@ -468,8 +478,8 @@ def grid_search_lds(X, K_grid: Sequence[int], transition_grid: Sequence[int | No
                 pred = initial_state_heldout(m, X_val, g).prediction
                 grid[i, j] = float(np.mean((pred - X_val) ** 2))
             else:
-                grid[i, j] = cross_validated_co_smoothing(est, X, n_folds, seed=seed,
-                                                          baseline=False)["heldout_neuron_r2"]
+                grid[i, j] = cross_validated_co_smoothing(est, X, n_folds, seed=seed, baseline=False,
+                                                          groups=groups)["heldout_neuron_r2"]
     best = np.nanargmin(grid) if X_val is not None else np.nanargmax(grid)
     i, j = np.unravel_index(int(best), grid.shape)
     key = "val_mse" if X_val is not None else "heldout_neuron_r2"
