@@ -21,6 +21,11 @@ Reported (§12):
   LDS's ``lds_eig_max_abs``, W's spectral radius, ``stabilised_updates`` (W updates, initial match included,
   where the bound was active), and the mean seconds per EM iteration of the E-step and of the W update.
 
+Measured on the bundled M1 data, ``--quick`` (N = 300, K = 4, 6 EM iterations, conditions 1 and 5 held out,
+seed 0): ``heldout_neuron_r2`` 0.436 against the PCA-ridge baseline's 0.467 (the same gap as `lds-fit`:
+the latent subspace chosen by the likelihood predicts held-out neurons slightly worse than the held-in
+neurons' top PCs on these smooth trial averages).
+
 The run folder holds ``model.npz`` (`EISubspaceNetwork.save`), which `neurodyn.models.load_model` reads
 and ``perturbation-design --set model=RUN`` uses.
 
