@@ -50,7 +50,7 @@ from neurodyn._validate import fail, finite_array, in_range, positive, positive_
 from neurodyn.analysis import henrici, ordered_schur
 from neurodyn.analysis.metrics import signal_variance_explained
 from neurodyn.models.base import check_rates
-from neurodyn.models.heldout import co_smoothing, heldout_neuron_split, initial_state_heldout
+from neurodyn.models.heldout import co_smoothing, initial_state_heldout
 from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
 from neurodyn.models.lds.latent import LatentLDSEstimator, epoch_inputs, input_groups
 from neurodyn.progress import progress
@@ -390,35 +390,39 @@ def condition_folds(n: int, n_folds: int) -> np.ndarray:
     return np.arange(n) % n_folds
 
 
-def cross_validated_co_smoothing(estimator, X, n_folds: int, *, seed: int = 0, fraction: float = 0.2,
+def cross_validated_co_smoothing(estimator, X, n_folds: int, *, seed: int = 0, n_neuron_folds: int = 5,
                                  baseline: bool = True, groups=None) -> dict:
-    """Protocol (b) of `neurodyn.models.heldout` over condition folds: every condition is held out once.
+    """Protocol (b) of `neurodyn.models.heldout` over condition folds and neuron folds: every condition and
+    every neuron is held out once.
 
-    For each fold, a clone of ``estimator`` is fit on the other conditions (with their ``groups`` labels);
-    the held-out conditions' held-out neurons (one seeded split, `heldout_neuron_split`, shared by all
-    folds) are predicted from their held-in neurons (`co_smoothing`): a held-out condition whose input
-    group is among the training conditions' keeps that group's inputs and only its initial state is
-    inferred (protocol (a)'s rule); one of a new group also has its hold/go inputs inferred. With
-    ``baseline``, the same neurons are also predicted by `pca_ridge_baseline` with K = the estimator's
-    latent dimension, fitted on the same training conditions. Scores are pooled over all
-    conditions. Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (None without baseline),
-    ``prediction``/``prediction_baseline`` ``(C, T, n_out)``, ``heldin``, ``heldout``, ``models``.
+    For each condition fold, a clone of ``estimator`` is fit on the other conditions (with their ``groups``
+    labels). For each of ``n_neuron_folds`` seeded neuron folds (`neuron_folds`; 5 folds = 20% of the
+    neurons each), the held-out conditions' held-out neurons are predicted from their held-in neurons
+    (`co_smoothing`): a held-out condition whose input group is among the training conditions' keeps that
+    group's inputs and only its initial state is inferred (protocol (a)'s rule); one of a new group also
+    has its hold/go inputs inferred. With ``baseline``, the same neurons are also predicted by
+    `pca_ridge_baseline` with K = the estimator's latent dimension, fitted on the same training
+    conditions. Scores are pooled over all conditions and neurons (`r2_score`).
+
+    Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (None without baseline), per neuron fold
+    ``fold_r2`` / ``fold_r2_baseline``, ``prediction`` / ``prediction_baseline`` ``(C, T, N)``,
+    ``neuron_folds`` and the fitted ``models``.
     """
     from neurodyn.analysis.metrics import r2_score
-    from neurodyn.models.heldout import pca_ridge_baseline
+    from neurodyn.models.heldout import neuron_folds, pca_ridge_baseline
 
     X = check_rates(X, "X", min_times=3)
     nc, T, N = X.shape
     n_folds = positive_int("n_folds", n_folds, 2)
     if n_folds > nc:
         fail("n_folds", n_folds, f"at most the number of conditions ({nc})")
-    heldin, heldout = heldout_neuron_split(N, fraction, seed)
+    nfolds = neuron_folds(N, n_neuron_folds, seed)
     folds = condition_folds(nc, n_folds)
     labels = None if groups is None else np.asarray(groups)
     if labels is not None and labels.shape != (nc,):
         fail("groups", groups, f"one input-group label per condition ({nc})")
-    pred = np.empty((nc, T, heldout.size))
-    pred_b = np.empty_like(pred)
+    pred = np.empty(X.shape)
+    pred_b = np.empty(X.shape)
     models = []
     for f in range(n_folds):
         te = folds == f
@@ -426,18 +430,23 @@ def cross_validated_co_smoothing(estimator, X, n_folds: int, *, seed: int = 0, f
         models.append(m)
         idx = np.flatnonzero(te)
         known = np.zeros(idx.size, bool) if labels is None else np.isin(labels[idx], labels[~te])
-        for sel, g in ((known, True), (~known, False)):
-            if sel.any():
-                pred[idx[sel]] = co_smoothing(m, X[idx[sel]], heldout,
-                                              labels[idx[sel]] if g else None).prediction
-        if baseline:
-            K = int(m.A_.shape[0])
-            pred_b[te] = pca_ridge_baseline(X[~te], X[te], heldin, heldout, K)[1]
-    target = X[:, :, heldout]
-    return {"heldout_neuron_r2": r2_score(target, pred),
-            "heldout_neuron_r2_baseline": r2_score(target, pred_b) if baseline else None,
+        for out in nfolds:
+            heldin = np.setdiff1d(np.arange(N), out)
+            for sel, g in ((known, True), (~known, False)):
+                if sel.any():
+                    c = idx[sel]
+                    pred[np.ix_(c, np.arange(T), out)] = co_smoothing(m, X[c], out,
+                                                                      labels[c] if g else None).prediction
+            if baseline:
+                K = int(m.A_.shape[0])
+                pred_b[np.ix_(idx, np.arange(T), out)] = pca_ridge_baseline(X[~te], X[te], heldin, out, K)[1]
+    return {"heldout_neuron_r2": r2_score(X, pred),
+            "heldout_neuron_r2_baseline": r2_score(X, pred_b) if baseline else None,
+            "fold_r2": np.array([r2_score(X[:, :, o], pred[:, :, o]) for o in nfolds]),
+            "fold_r2_baseline": np.array([r2_score(X[:, :, o], pred_b[:, :, o]) for o in nfolds]) if baseline
+            else None,
             "prediction": pred, "prediction_baseline": pred_b if baseline else None,
-            "heldin": heldin, "heldout": heldout, "models": models}
+            "neuron_folds": nfolds, "models": models}
 
 
 def grid_search_lds(X, K_grid: Sequence[int], transition_grid: Sequence[int | None], *, n_folds: int = 4,
@@ -446,7 +455,7 @@ def grid_search_lds(X, K_grid: Sequence[int], transition_grid: Sequence[int | No
     scored data (`neurodyn.models.heldout`).
 
     Without ``X_val``: conditions are split into ``n_folds`` folds and each fold is scored by co-smoothing
-    (protocol (b), `cross_validated_co_smoothing`, a seeded 20% of neurons held out; held-out conditions
+    (protocol (b), `cross_validated_co_smoothing`, 5 seeded neuron folds of 20%; held-out conditions
     of an input group seen in training keep its inputs, protocol (a)'s rule); the highest pooled
     ``heldout_neuron_r2`` wins. With ``X_val`` (validation trial averages of the same
     conditions, e.g. seed 001's pre-stimulation bins of stimulation trials), the model is fit on ``X`` and
