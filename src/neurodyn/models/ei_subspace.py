@@ -129,8 +129,8 @@ from neurodyn.models.lds.model import em_stop_reason, warn_stop
 from neurodyn.progress import progress
 
 __all__ = ["EISubspaceNetwork", "balance_residual", "chance_projection", "clip_spectral_radius", "dale_violations",
-           "fit_w", "projection_fraction", "random_balanced_ei", "self_containment_residual", "shrink_to_radius",
-           "sparsity_mask", "subspace_projection"]
+           "excitatory_units", "fit_w", "projection_fraction", "random_balanced_ei", "run_linear",
+           "self_containment_residual", "shrink_to_radius", "sparsity_mask", "subspace_projection"]
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -152,7 +152,8 @@ def sparsity_mask(n_units: int, density: float = 0.25, seed: int = 0) -> np.ndar
     return mask
 
 
-def _excitatory(n_units: int, frac_excitatory: float) -> np.ndarray:
+def excitatory_units(n_units: int, frac_excitatory: float) -> np.ndarray:
+    """Cell types ``(N,)``: the first ``round(frac_excitatory * N)`` units excitatory, the rest inhibitory (§10.1)."""
     n_e = int(round(n_units * frac_excitatory))
     if n_e < 1 or n_e > n_units - 1:
         fail("frac_excitatory", frac_excitatory, f"a fraction leaving at least one E and one I unit of {n_units}")
@@ -516,7 +517,7 @@ class EISubspaceNetwork(LatentLDSEstimator):
         active = (U[:, 1:].sum((0, 1)) > 0).astype(float)
         rng = np.random.default_rng(self.seed)
         s_j, s_m, s_w = (int(s) for s in rng.integers(0, 2**31 - 1, 3))
-        self.is_excitatory_ = _excitatory(N, self.frac_excitatory)
+        self.is_excitatory_ = excitatory_units(N, self.frac_excitatory)
         self.J_ = subspace_projection(K, N, s_j)
         self.J_pinv_ = np.linalg.pinv(self.J_)
         self.mask_ = sparsity_mask(N, self.density, s_m)
@@ -684,11 +685,11 @@ class EISubspaceNetwork(LatentLDSEstimator):
             if sm.shape != (T,):
                 fail("stim_mask", sm, f"{T} booleans (one per time step)")
             drive = drive + sm[None, :, None] * stim[:, None, :]
-        return np.asarray(_run_linear(jnp.asarray(self.W_), jnp.asarray(nu0), jnp.asarray(drive)))
+        return np.asarray(run_linear(jnp.asarray(self.W_), jnp.asarray(nu0), jnp.asarray(drive)))
 
 
 @jax.jit
-def _run_linear(W, nu0, drive):
+def run_linear(W, nu0, drive):
     """``nu_t = W nu_{t-1} + drive_t`` for t >= 1 from ``nu_0`` (lax.scan over time)."""
     def step(nu, h):
         nu = nu @ W.T + h
