@@ -274,24 +274,32 @@ def test_validation_errors():
         fs.random(2, 10.0)                                 # 2 cells x 0.1 cannot reach norm 10
     with pytest.raises(ValueError, match="L="):
         maximize_subspace_effect(np.ones((2, 7)), fs)
-    with pytest.raises(ValueError, match="model="):
-        LinearResponseModel.from_fit("/nonexistent/arrays.npz")
+    with pytest.raises(TypeError, match="model="):
+        LinearResponseModel.from_fit(object())
 
 
 def test_experiment_quick_run_writes_metrics(tmp_path, net):
     from neurodyn.experiments.base import run_experiment
 
-    # a "fitted" model file with the keys of an ei-subspace-fit run (fast: no ground-truth generation)
+    # a fitted-model file as an ei-subspace-fit run writes it (model.npz via EISubspaceNetwork.save), built
+    # from the exactly self-contained test network (fast: no fitting, no ground-truth generation)
+    from neurodyn.models import EISubspaceNetwork
+
     N = net.n
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "arrays.npz", W=net.F, J=net.J, C=net.C, is_excitatory=net.is_excitatory,
-             t_ms=np.arange(40) * 10.0, m0=rng.normal(size=(4, 3)), B=rng.normal(0, 0.1, (3, 8)),
-             d=np.zeros(10), A=net.J @ net.F @ np.linalg.pinv(net.J))
-    (tmp_path / "config.json").write_text(json.dumps({"transition_ms": 150.0}))
+    fit = EISubspaceNetwork(N, 3, 15, dt_ms=10.0)
+    fit.W_, fit.J_, fit.J_pinv_ = net.F, net.J, np.linalg.pinv(net.J)
+    fit.A_ = net.J @ net.F @ fit.J_pinv_
+    fit.B_, fit.C_, fit.d_ = rng.normal(0, 0.1, (3, 8)), net.C, np.zeros(10)
+    fit.Q_, fit.R_, fit.m0_, fit.S0_ = 0.01 * np.eye(3), np.ones(10), rng.normal(size=(4, 3)), 0.01 * np.eye(3)
+    fit.is_excitatory_, fit.mask_ = net.is_excitatory, net.F != 0
+    fit.groups_, fit.group_labels_, fit.n_groups_, fit.n_conditions_, fit.n_times_ = (
+        np.arange(4), np.arange(4), 4, 4, 40)
+    fit.save(tmp_path / "fit" / "model.npz")
     # measured once: gains 4.0 / 8.3 / 7.8 and readout ratios 5.5 / 8.8 / 9.2 at 25 / 50 / 75% expression,
     # leaks ~2e-10; asserted with margin
     m = run_experiment("perturbation-design", tmp_path / "run", quick=True,
-                       config={"model": str(tmp_path / "arrays.npz"), "n_masks": 2, "n_random": 40,
+                       config={"model": str(tmp_path / "fit"), "n_masks": 2, "n_random": 40,
                                "n_full": 5, "stim_bins": 10, "post_bins": 10})
     for lv in ("25", "50", "75"):
         assert m[f"dynamics_space_gain_designed_over_random_{lv}"] > 3.0

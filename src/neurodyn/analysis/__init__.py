@@ -41,6 +41,7 @@ from neurodyn.analysis.lyapunov import (
     smoothed_spectral_abscissa_gradient,
     solve_triangular_sylvester,
 )
+from neurodyn.analysis.metrics import gaussian_deviance, poisson_deviance, r2_score, signal_variance_explained
 from neurodyn.analysis.nonnormality import henrici, max_transient_gain, transient_gain_curve
 from neurodyn.analysis.schur import OrderedSchur, ordered_schur
 from neurodyn.analysis.stability import critical_gain, eigenvalues, spectral_abscissa
@@ -50,7 +51,8 @@ __all__ = [
     "DaleModes", "FixedPoints", "OrderedSchur", "RRRCrossValidation", "RealSchur", "ReducedRankRegression",
     "TaskSpace", "abscissa_from_schur", "controllability_gramian", "critical_gain", "cv_distance_sq",
     "cv_distance_sq_sequential", "dale_svd_modes", "eigenvalues", "equal_energy_initial_conditions",
-    "evoked_energy", "find_fixed_points", "flow_field", "gramians_from_schur", "henrici",
+    "evoked_energy", "find_fixed_points", "gaussian_deviance", "poisson_deviance", "r2_score",
+    "signal_variance_explained", "flow_field", "gramians_from_schur", "henrici",
     "max_transient_gain", "naive_distance_sq", "network_velocity", "noise_residual_matrix",
     "observability_gramian", "ordered_schur", "predictive_alignment", "preferred_initial_conditions",
     "real_schur", "rrr_cross_validate", "rrr_fit_coefficients", "sample_initial_states", "shifted_gramians",

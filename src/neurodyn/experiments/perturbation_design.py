@@ -10,7 +10,8 @@ patterns under the same constraints and of the same norm (the §11 stimulation m
 ``s_i = gamma o_i max(0, 1 + sigma xi_i)`` on the expressing cells, rescaled).
 
 Network: the ground-truth subspace E/I network (`neurodyn.models.ei_subspace_sim`, ``nu_{t+1} = W nu_t + s``,
-10-ms steps) or, with ``model=PATH``, a network fitted by ``ei-subspace-fit`` (its ``arrays.npz``). The
+10-ms steps) or, with ``model=RUN`` (a run folder of ``ei-subspace-fit`` / ``neurodyn fit ei-subspace``, or
+its ``model.npz``), the fitted network read by `neurodyn.models.load_model`; nothing else is read. The
 input is held for ``stim_bins`` steps (200 ms, §11) and released. For each expression level, ``n_masks``
 expression masks; per mask, the designed pattern maximises ``||Q^T Delta nu||`` at stimulation offset
 (`maximize_subspace_effect`), the outside design is the nearest pattern to a random one with no
@@ -35,16 +36,13 @@ distribution. Metrics per level (suffix ``_25``, ``_50``, ``_75``):
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 from pydantic import Field
 
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.experiments.opto_perturbation import task_activity_basis
+from neurodyn.models import EISubspaceNetwork, load_model
 from neurodyn.models.ei_subspace_sim import make_ground_truth
-from neurodyn.models.lds.model import epoch_inputs
 from neurodyn.perturb.design import (
     FeasibleSet,
     LinearResponseModel,
@@ -57,7 +55,7 @@ from neurodyn.report.figures import new_figure
 
 
 class PerturbationDesignConfig(ExperimentConfig):
-    model: str | None = Field(None, description="arrays.npz of an ei-subspace-fit run (None: ground truth)")
+    model: str | None = Field(None, description="ei-subspace-fit run folder or its model.npz (None: ground truth)")
     truth_units: int = Field(200, ge=20, description="units of the ground-truth network")
     truth_latents: int = Field(4, ge=2, description="task-dynamics dimension K of the truth")
     n_neurons: int = Field(40, ge=2, description="recorded neurons read out from the truth (C)")
@@ -80,31 +78,11 @@ def _suffix(level: float) -> str:
     return f"_{int(round(100 * level))}"
 
 
-def _fitted_activity(path: str, model: LinearResponseModel):
-    """Unperturbed trajectories of a fitted network (for its task activity space, seed 001 §6)."""
-    with np.load(path) as z:
-        if not {"m0", "B"} <= set(z.files):
-            return None, "no m0/B in the model file: task activity space not computed"
-        m0, B = np.atleast_2d(z["m0"]), z["B"]
-        T = int(z["t_ms"].size) if "t_ms" in z.files else 60
-        t_ms = np.asarray(z["t_ms"], float) if "t_ms" in z.files else None
-    cfg_file = Path(path).with_name("config.json")
-    tb, how = max(2, T // 3), "transition bin T/3 (no config.json beside the model)"
-    if cfg_file.exists() and t_ms is not None:
-        tr = json.loads(cfg_file.read_text()).get("transition_ms")
-        if tr is not None:
-            tb, how = int(np.clip(np.searchsorted(t_ms, tr), 2, T - 1)), f"transition at {tr} ms"
-    nc = m0.shape[0]
-    n_groups = B.shape[1] // 2
-    groups = np.arange(nc) if n_groups == nc else np.zeros(nc, int)
-    U = epoch_inputs(groups, n_groups, T, tb)
-    Jp = np.linalg.pinv(model.J)
-    nu = np.empty((nc, T, model.n))
-    nu[:, 0] = m0 @ Jp.T
-    drive = np.einsum("btu,ku,nk->btn", U, B, Jp)
-    for t in range(1, T):
-        nu[:, t] = nu[:, t - 1] @ model.F.T + drive[:, t]
-    return nu, how
+def _fitted_activity(fit: EISubspaceNetwork):
+    """Unperturbed trajectories of a fitted network (for its task activity space, seed 001 §6): the fitted
+    conditions run forward without noise from ``J^+ m0`` with their inputs."""
+    nu = fit.simulate_network(np.atleast_2d(fit.m0_) @ fit.J_pinv_.T, fit.condition_inputs())
+    return nu, f"fitted conditions ({fit.n_conditions_}) run forward from their initial states"
 
 
 @experiment("perturbation-design", PerturbationDesignConfig,
@@ -121,8 +99,12 @@ def run_perturbation_design(cfg: PerturbationDesignConfig, run: Run) -> dict:
         base, how = gt.run(), "ground truth, unperturbed conditions"
         source = f"ground-truth subspace E/I network (N={gt.W.shape[0]}, K={gt.J.shape[0]})"
     else:
-        model = LinearResponseModel.from_fit(cfg.model)
-        base, how = _fitted_activity(cfg.model, model)
+        fit = load_model(cfg.model)
+        if not isinstance(fit, EISubspaceNetwork):
+            raise ValueError(f"model={cfg.model!r}: expected a fitted EISubspaceNetwork (an ei-subspace-fit run); "
+                             f"the file holds a {type(fit).__name__}")
+        model = LinearResponseModel.from_fit(fit)
+        base, how = _fitted_activity(fit)
         source = f"fitted network {cfg.model} (N={model.n}, K={model.J.shape[0]})"
     N, K = model.n, model.J.shape[0]
     activity = task_activity_basis(base) if base is not None else None

@@ -38,3 +38,13 @@ __all__ += ["NeurodynEstimator", "NotFittedError", "check_rates", "load_model"]
 from neurodyn.models.rrr import ReducedRankRegression  # noqa: E402
 
 __all__ += ["ReducedRankRegression"]
+from neurodyn.models.heldout import (  # noqa: E402
+    co_smoothing,
+    forward_prediction,
+    heldout_neuron_split,
+    initial_state_heldout,
+    pca_ridge_baseline,
+)
+
+__all__ += ["co_smoothing", "forward_prediction", "heldout_neuron_split", "initial_state_heldout",
+            "pca_ridge_baseline"]

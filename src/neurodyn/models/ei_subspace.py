@@ -88,7 +88,9 @@ it is added here, derived from the constraints so that none of them is given up:
   relative self-containment residual is unchanged.
 * The initial match to the LDS uses ``A_c`` of the LDS's A as its target, followed by the same shrink.
 
-Cost in fit quality (fraction of signal variance, bundled M1 data, `ei-subspace-fit` split): at the quick
+Cost in fit quality (fraction of signal variance of noise-free forward predictions, bundled M1 data,
+`ei-subspace-fit` split, measured when held-out conditions had their initial state and inputs fitted to
+their own data): at the quick
 scale (N = 300, K = 4, 6 EM iterations) train 0.561 -> 0.581 and held-out 0.447 -> 0.455 with the bound
 (no cost: the bounded fit forward-predicts better because nothing drifts); at N = 1000, K = 10,
 30 EM iterations, -400..400 ms, the unconstrained fit reaches ``rho(A) = 1.056`` and its noise-free
@@ -99,29 +101,36 @@ of 31 there, all in the first half of the fit). The
 bound costs likelihood only where the data really favour an expanding mode; raise it (or pass None)
 to trade stability for in-sample fit.
 
-Held-out conditions (§12): all parameters fixed, each held-out condition's initial state and hold/go input
-vectors are found by EM on its own data (E-step as above, M-step ``m0 = E[x_0]``,
-``b_k = mean_{t in epoch k} E[x_t - A x_{t-1}]``), and its activity is predicted forward from ``m0``
-without noise.
+Stopping: the penalised objective ``F*`` (log-likelihood minus the two penalties, in log-likelihood units,
+``objective_``) is recorded every iteration. While the penalty weights still grow, ``F*`` changes
+definition between iterations, so convergence (relative change below ``tol``) and decrease (the previous
+parameters are restored) are judged only once both weights have reached ``penalty_max``;
+``stop_reason_`` says which rule ended the fit and a `ConvergenceWarning` is raised unless it converged.
+
+Held-out scores (§12 and co-smoothing) are those of `neurodyn.models.heldout`, applied to the x-space LDS.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
-from neurodyn.models.lds import LDS, LDSParams, kalman_smoother_batch, signal_variance_explained
-from neurodyn.models.lds.model import epoch_inputs
+from neurodyn.models.base import check_rates
+from neurodyn.models.lds import LDS, LDSParams, LatentLDSEstimator, kalman_smoother_batch
+from neurodyn.models.lds.latent import epoch_inputs, input_groups
+from neurodyn.models.lds.model import em_stop_reason, warn_stop
 from neurodyn.progress import progress
 
 __all__ = ["EISubspaceNetwork", "balance_residual", "chance_projection", "clip_spectral_radius", "dale_violations",
-           "fit_w", "projection_fraction", "random_balanced_ei", "self_containment_residual", "shrink_to_radius",
-           "sparsity_mask", "subspace_projection"]
+           "excitatory_units", "fit_w", "projection_fraction", "random_balanced_ei", "run_linear",
+           "self_containment_residual", "shrink_to_radius", "sparsity_mask", "subspace_projection"]
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -143,7 +152,8 @@ def sparsity_mask(n_units: int, density: float = 0.25, seed: int = 0) -> np.ndar
     return mask
 
 
-def _excitatory(n_units: int, frac_excitatory: float) -> np.ndarray:
+def excitatory_units(n_units: int, frac_excitatory: float) -> np.ndarray:
+    """Cell types ``(N,)``: the first ``round(frac_excitatory * N)`` units excitatory, the rest inhibitory (§10.1)."""
     n_e = int(round(n_units * frac_excitatory))
     if n_e < 1 or n_e > n_units - 1:
         fail("frac_excitatory", frac_excitatory, f"a fraction leaving at least one E and one I unit of {n_units}")
@@ -365,7 +375,7 @@ def _align_reflection(A, j1) -> np.ndarray:
     return np.eye(A.shape[0]) - 2.0 * np.outer(w, w)
 
 
-class EISubspaceNetwork:
+class EISubspaceNetwork(LatentLDSEstimator):
     """Balanced E/I network with a self-contained K-dimensional subspace, fit by penalised EM (seed 001 §10).
 
     Parameters:
@@ -386,19 +396,34 @@ class EISubspaceNetwork:
             self-containment (module docstring, "Stability safeguard").
         seed: seeds J, the sparsity mask and the initial W.
 
+        dt_ms: the time step of the network, the bin width of the data (10 ms in §10.1); used by consumers
+            of the fit (perturbation design) to express times in ms.
+        tol: EM stops when, with the penalty weights at ``penalty_max``, the penalised objective changes by
+            less than ``tol * |objective|`` (``stop_reason_``).
+
     Learned attributes: ``W_`` (N x N), ``J_`` (K x N), ``J_pinv_``, ``mask_``, ``is_excitatory_``,
     ``A_`` (= J W J^+), ``B_`` (K x 2 n_groups), ``C_``, ``d_``, ``Q_``, ``R_``, ``m0_`` (conditions x K),
-    ``S0_``, ``loglik_`` (per EM iteration), ``n_iter_``, ``estep_seconds_``, ``wstep_seconds_`` (per
-    iteration), ``lds_`` (the initialising LDS), ``stability_shrink_`` and ``stability_active_`` (per W
-    update, the initial match first: last shrink factor c, and whether the bound was exceeded; empty when
-    ``max_spectral_radius`` is None).
+    ``S0_``, ``loglik_`` (marginal log-likelihood per EM iteration, without penalties), ``objective_`` (the
+    penalised objective ``F*`` of §10.2 per iteration, in log-likelihood units:
+    ``loglik - n (eps' / 2 ||J W (I - J^+ J)||^2 + beta' / 2 ||W 1||^2)`` with the iteration's relative
+    weights, the quantity the M-step maximises), ``penalty_weights_`` (iterations x 2: eps, beta),
+    ``stop_reason_`` (``"converged"``, ``"max_iter"`` or ``"decrease"``: the objective fell with the weights
+    at their maximum, the previous parameters are kept; a `ConvergenceWarning` unless converged),
+    ``n_iter_``, ``estep_seconds_``, ``wstep_seconds_`` (per iteration), ``lds_A_`` (dynamics of the
+    initialising LDS), ``stability_shrink_`` and ``stability_active_`` (per W update, the initial match
+    first: last shrink factor c, and whether the bound was exceeded; empty when ``max_spectral_radius``
+    is None), ``groups_``, ``group_labels_``, ``n_groups_``, ``n_conditions_``, ``n_times_``.
+
+    ``transform``, ``predict``, ``score`` (mean marginal log-likelihood per observed bin of the x-space LDS,
+    higher is better) and ``sample`` act on the x-space model (`neurodyn.models.lds.LatentLDSEstimator`);
+    held-out scores are in `neurodyn.models.heldout`.
     """
 
     def __init__(self, n_units: int = 2000, n_latents: int | None = None, transition: int | None = None, *,
                  frac_excitatory: float = 0.5, density: float = 0.25, spectral_radius: float = 0.85,
                  max_iter: int = 30, w_iter: int = 200, eps0: float = 1.0, beta0: float = 1.0,
                  penalty_growth: float = 2.0, penalty_max: float = 1e5, lds_iter: int = 100,
-                 max_spectral_radius: float | None = 0.99, seed: int = 0):
+                 max_spectral_radius: float | None = 0.99, tol: float = 1e-6, dt_ms: float = 10.0, seed: int = 0):
         self.n_units = n_units
         self.n_latents = n_latents
         self.transition = transition
@@ -413,20 +438,11 @@ class EISubspaceNetwork:
         self.penalty_max = penalty_max
         self.lds_iter = lds_iter
         self.max_spectral_radius = max_spectral_radius
+        self.tol = tol
+        self.dt_ms = dt_ms
         self.seed = seed
 
     # ----------------------------------------------------------------- validation
-    @staticmethod
-    def _check_X(X, name="X") -> np.ndarray:
-        if hasattr(X, "rates") and hasattr(X, "t_ms"):
-            X = X.rates
-        X = finite_array(name, X)
-        if X.ndim == 2:
-            X = X[None]
-        if X.ndim != 3:
-            fail(name, X, "trial-averaged rates (conditions, time, neurons)")
-        return X
-
     def _check_params(self, X):
         N = positive_int("n_units", self.n_units, 4)
         K = max(1, N // 100) if self.n_latents is None else positive_int("n_latents", self.n_latents)
@@ -450,13 +466,12 @@ class EISubspaceNetwork:
             positive_int("transition", self.transition, 2)
             if self.transition > X.shape[1] - 1:
                 fail("transition", self.transition, f"a bin index in [2, {X.shape[1] - 1}]")
-        if X.shape[1] < 3:
-            fail("X", X, "at least 3 time bins")
+        positive("tol", self.tol)
+        positive("dt_ms", self.dt_ms)
         return N, K
 
     def _fitted(self):
-        if not hasattr(self, "W_"):
-            raise RuntimeError("EISubspaceNetwork: call fit before using the model")
+        self._check_fitted("W_")
 
     # ----------------------------------------------------------------- fitting
     def _params(self) -> LDSParams:
@@ -490,31 +505,29 @@ class EISubspaceNetwork:
     def fit(self, X, groups=None):
         """Fit by penalised EM to trial-averaged rates ``X`` (conditions, time, neurons) or `PopulationData`.
 
-        ``groups`` labels conditions that share input vectors (default: each condition its own).
+        ``groups`` labels conditions that share input vectors (default: each condition its own). Returns self.
         """
-        X = self._check_X(X)
+        X = check_rates(X, "X", min_times=3)
         N, K = self._check_params(X)
         nc, T, D = X.shape
-        if groups is None:
-            self.groups_, self.n_groups_ = np.arange(nc), nc
-        else:
-            g = np.asarray(groups)
-            if g.shape != (nc,):
-                fail("groups", g, f"one input-group label per condition ({nc})")
-            self.groups_ = np.unique(g, return_inverse=True)[1]
-            self.n_groups_ = int(self.groups_.max()) + 1
+        self.groups_, self.group_labels_ = input_groups(groups, nc)
+        self.n_groups_ = int(len(self.group_labels_))
+        self.n_conditions_, self.n_times_ = nc, T
         U = epoch_inputs(self.groups_, self.n_groups_, T, self.transition)
         active = (U[:, 1:].sum((0, 1)) > 0).astype(float)
         rng = np.random.default_rng(self.seed)
         s_j, s_m, s_w = (int(s) for s in rng.integers(0, 2**31 - 1, 3))
-        self.is_excitatory_ = _excitatory(N, self.frac_excitatory)
+        self.is_excitatory_ = excitatory_units(N, self.frac_excitatory)
         self.J_ = subspace_projection(K, N, s_j)
         self.J_pinv_ = np.linalg.pinv(self.J_)
         self.mask_ = sparsity_mask(N, self.density, s_m)
+        n_row = max(float(self.mask_.sum()) / N, 1.0)     # fit_w's scaling of the balance weight
         W = random_balanced_ei(self.mask_, self.is_excitatory_, self.spectral_radius, s_w)
         # LDS initialisation and matching of W to its A under the penalties (§10.2)
-        lds = LDS(K, self.transition, max_iter=self.lds_iter).fit(X, self.groups_)
-        self.lds_ = lds
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lds = LDS(K, self.transition, max_iter=self.lds_iter).fit(X, self.groups_)
+        self.lds_A_ = lds.A_.copy()
         Rf = _align_reflection(lds.A_, self.J_.sum(1))
         A0 = Rf @ lds.A_ @ Rf.T
         r_max = self.max_spectral_radius
@@ -537,26 +550,44 @@ class EISubspaceNetwork:
         self.R_, self.m0_, self.S0_ = lds.R_.copy(), np.asarray(lds.m0_) @ Rf.T, Rf @ lds.S0_ @ Rf.T
         eps, beta = self.eps0, self.beta0
         Yj, Uj = jnp.asarray(X), jnp.asarray(U)
-        lls, t_e, t_w = [], [], []
+        lls, objs, weights, t_e, t_w = [], [], [], [], []
+        reason, prev = "max_iter", None
         for _ in progress(range(self.max_iter), self.max_iter, "E/I subspace EM"):
             t0 = time.perf_counter()
             m, P, Pc, ll = _moments(self._params(), Yj, Uj)
             t_e.append(time.perf_counter() - t0)
             if not np.isfinite(ll):
                 raise FloatingPointError("EISubspaceNetwork EM: log-likelihood became non-finite")
-            lls.append(ll)
             st = _sufficient_stats(m, P, Pc, U, active)
             n = st["n"]
+            Pm = st["Spp"] / n
+            Qi = np.linalg.inv(self.Q_)
+            s = float(np.trace(Qi @ Pm)) / K
+            # penalised objective F* of the current parameters with this iteration's weights (§10.2)
+            JW = self.J_ @ self.W_
+            Z = JW - self.A_ @ self.J_
+            wb = self.W_.sum(1)
+            pen = n * (0.5 * eps * s * float(np.sum(Z * Z)) + 0.5 * beta * s / n_row * float(wb @ wb))
+            lls.append(ll)
+            objs.append(ll - pen)
+            weights.append((eps, beta))
+            at_max = len(weights) > 1 and weights[-2] == weights[-1]
+            stop = em_stop_reason(objs, self.tol) if at_max else None
+            if stop == "decrease":
+                self._restore(prev)
+                reason = stop
+                break
+            if stop == "converged":
+                reason = stop
+                break
+            prev = self._snapshot()
             A = self.A_
             # input vectors given A
             Suu = st["Suu"] + np.diag(1.0 - active)
             Bn = np.linalg.solve(Suu.T, (st["Snu"] - A @ st["Spu"]).T).T
             B = np.where(active[None, :] > 0, Bn, self.B_)
             # W by bounded gradient steps on the penalised objective
-            Pm = st["Spp"] / n
             Mm = (st["Snp"] - B @ st["Spu"].T) / n
-            Qi = np.linalg.inv(self.Q_)
-            s = float(np.trace(Qi @ Pm)) / K
             t0 = time.perf_counter()
             W = fit_w(self.W_, self.mask_, self.is_excitatory_, self.J_, Pm, Mm, Qi, eps * s, beta * s,
                       max_iter=self.w_iter)
@@ -590,14 +621,26 @@ class EISubspaceNetwork:
             eps = min(eps * self.penalty_growth, self.penalty_max)
             beta = min(beta * self.penalty_growth, self.penalty_max)
         self.loglik_ = np.asarray(lls)
+        self.objective_ = np.asarray(objs)
+        self.penalty_weights_ = np.asarray(weights, float)
+        self.stop_reason_ = reason
         self.stability_shrink_ = np.asarray(shrinks, float)
         self.stability_active_ = np.asarray(bound_on, bool)
         self.n_iter_ = len(lls)
         self.estep_seconds_ = np.asarray(t_e)
         self.wstep_seconds_ = np.asarray(t_w)
-        self.n_conditions_, self.n_times_ = nc, T
         self.input_vectors_ = self.B_.T.reshape(-1, 2, K)
+        warn_stop("EISubspaceNetwork", reason, self.n_iter_)
         return self
+
+    _STATE = ("W_", "A_", "B_", "C_", "d_", "Q_", "R_", "m0_", "S0_")
+
+    def _snapshot(self) -> dict:
+        return {k: np.array(getattr(self, k)) for k in self._STATE}
+
+    def _restore(self, state: dict) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
 
     # ----------------------------------------------------------------- diagnostics
     def self_containment_residual(self) -> float:
@@ -617,69 +660,7 @@ class EISubspaceNetwork:
         self._fitted()
         return np.linalg.eigvals(self.A_)
 
-    # ----------------------------------------------------------------- prediction
-    def _forward(self, m0, B, U):
-        X = np.empty((m0.shape[0], U.shape[1], m0.shape[1]))
-        X[:, 0] = m0
-        drive = np.einsum("btu,ku->btk", U, B)
-        for t in range(1, U.shape[1]):
-            X[:, t] = X[:, t - 1] @ self.A_.T + drive[:, t]
-        return X @ self.C_.T + self.d_, X
-
-    def infer_heldout(self, X, n_iter: int = 100, tol: float = 1e-8):
-        """Initial states ``(C, K)`` and hold/go input vectors ``(C, 2, K)`` of held-out conditions (§12)."""
-        self._fitted()
-        X = self._check_X(X)
-        if X.shape[2] != self.C_.shape[0]:
-            fail("X", X, f"{self.C_.shape[0]} neurons as in the fitted data")
-        nc, T, _ = X.shape
-        K = self.A_.shape[0]
-        U = epoch_inputs(np.arange(nc), nc, T, self.transition)
-        Rinv = 1.0 / self.R_
-        G = self.C_.T * Rinv
-        m0 = np.linalg.solve(G @ self.C_, G @ (X[:, 0] - self.d_).T).T
-        B = np.zeros((K, 2 * nc))
-        Yj, Uj = jnp.asarray(X), jnp.asarray(U)
-        Ua = U[:, 1:]
-        Suu = np.einsum("btu,btv->uv", Ua, Ua)
-        used = np.diag(Suu) > 0
-        Suu = Suu + np.diag(np.where(used, 0.0, 1.0))
-        last = -np.inf
-        for _ in range(positive_int("n_iter", n_iter)):
-            params = LDSParams(*(jnp.asarray(a) for a in (self.A_, B, self.C_, self.d_, self.Q_, self.R_, m0,
-                                                       self.S0_)))
-            m, _, _, ll = _moments(params, Yj, Uj)
-            resid = m[:, 1:] - m[:, :-1] @ self.A_.T
-            Bn = np.linalg.solve(Suu, np.einsum("btu,btk->uk", Ua, resid)).T
-            B = np.where(used[None, :], Bn, B)
-            m0 = m[:, 0]
-            if ll - last < tol * abs(ll):
-                break
-            last = ll
-        return m0, B.T.reshape(nc, 2, K)
-
-    def predict(self, X=None) -> np.ndarray:
-        """Noise-free forward predictions ``(C, T, D)``: fitted conditions (``X=None``) or held-out data."""
-        self._fitted()
-        if X is None:
-            U = epoch_inputs(self.groups_, self.n_groups_, self.n_times_, self.transition)
-            return self._forward(np.atleast_2d(self.m0_), self.B_, U)[0]
-        X = self._check_X(X)
-        m0, vecs = self.infer_heldout(X)
-        nc, T, _ = X.shape
-        U = epoch_inputs(np.arange(nc), nc, T, self.transition)
-        return self._forward(m0, vecs.reshape(nc * 2, -1).T, U)[0]
-
-    def score(self, X) -> float:
-        """Fraction of signal variance of held-out ``X`` explained by `predict` (seed 001 §12)."""
-        X = self._check_X(X)
-        return signal_variance_explained(X, self.predict(X))
-
-    def condition_inputs(self) -> np.ndarray:
-        """One-hot inputs ``(C, T, U)`` of the fitted conditions (hold/go per input group)."""
-        self._fitted()
-        return epoch_inputs(self.groups_, self.n_groups_, self.n_times_, self.transition)
-
+    # ----------------------------------------------------------------- network runs
     def simulate_network(self, nu0, inputs, stim=None, stim_mask=None) -> np.ndarray:
         """Noise-free network run ``nu_{t+1} = W nu_t + J^+ B u_{t+1} + s delta_{t+1 in stim}`` (§10.1, §11).
 
@@ -704,11 +685,11 @@ class EISubspaceNetwork:
             if sm.shape != (T,):
                 fail("stim_mask", sm, f"{T} booleans (one per time step)")
             drive = drive + sm[None, :, None] * stim[:, None, :]
-        return np.asarray(_run_linear(jnp.asarray(self.W_), jnp.asarray(nu0), jnp.asarray(drive)))
+        return np.asarray(run_linear(jnp.asarray(self.W_), jnp.asarray(nu0), jnp.asarray(drive)))
 
 
 @jax.jit
-def _run_linear(W, nu0, drive):
+def run_linear(W, nu0, drive):
     """``nu_t = W nu_{t-1} + drive_t`` for t >= 1 from ``nu_0`` (lax.scan over time)."""
     def step(nu, h):
         nu = nu @ W.T + h

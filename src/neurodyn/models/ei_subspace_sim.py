@@ -36,14 +36,14 @@ import numpy as np
 
 from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.ei_subspace import (
-    _excitatory,
-    _run_linear,
+    excitatory_units,
     fit_w,
     random_balanced_ei,
+    run_linear,
     sparsity_mask,
     subspace_projection,
 )
-from neurodyn.models.lds.model import epoch_inputs
+from neurodyn.models.lds.latent import epoch_inputs
 
 __all__ = ["SubspaceGroundTruth", "make_ground_truth", "poisson_trials", "subspace_dynamics_matrix"]
 
@@ -124,7 +124,7 @@ class SubspaceGroundTruth:
                 fail("stim_mask", sm, f"{self.n_times} booleans")
             drive = drive + sm[None, :, None] * stim[:, None, :]
         nu0 = self.initial_states() if nu0 is None else np.atleast_2d(finite_array("nu0", nu0))
-        return np.asarray(_run_linear(jnp.asarray(self.W), jnp.asarray(nu0), jnp.asarray(drive)))
+        return np.asarray(run_linear(jnp.asarray(self.W), jnp.asarray(nu0), jnp.asarray(drive)))
 
     def rates(self, nu) -> np.ndarray:
         """Recorded-neuron rates ``max(C J nu + H (I - J^+ J) nu + d, 0)`` (spikes/s)."""
@@ -145,7 +145,7 @@ class SubspaceGroundTruth:
         nu_end = nu[:, end] - c * (x - x.mean(0)) @ self.J_pinv.T
         U = self.inputs()[:, end:]
         drive = np.einsum("btu,ku,nk->btn", U, self.B, self.J_pinv)
-        tail = np.asarray(_run_linear(jnp.asarray(self.W), jnp.asarray(nu_end), jnp.asarray(drive)))
+        tail = np.asarray(run_linear(jnp.asarray(self.W), jnp.asarray(nu_end), jnp.asarray(drive)))
         return np.concatenate([nu[:, :end], tail], axis=1)
 
 
@@ -169,7 +169,7 @@ def make_ground_truth(n_units: int = 200, n_latents: int = 4, n_neurons: int = 4
     rng = np.random.default_rng(seed)
     s = [int(v) for v in rng.integers(0, 2**31 - 1, 5)]
     J = subspace_projection(K, N, s[0])
-    e = _excitatory(N, frac_excitatory)
+    e = excitatory_units(N, frac_excitatory)
     mask = sparsity_mask(N, density, s[1])
     W0 = random_balanced_ei(mask, e, anchor_radius, s[2])
     W = W0

@@ -513,26 +513,20 @@ class LinearResponseModel:
         return cls(Phi, J, C, network.is_excitatory, Gam, dt_ms)
 
     @classmethod
-    def from_fit(cls, path) -> "LinearResponseModel":
-        """A fitted self-contained-subspace network from an ``ei-subspace-fit`` run's ``arrays.npz``
-        (keys W, J, C, is_excitatory; ``t_ms`` sets the step)."""
-        import os
+    def from_fit(cls, model) -> "LinearResponseModel":
+        """The network of a fitted self-contained-subspace E/I model (seed 001 §10.1, §11).
 
-        if not os.path.exists(path):
-            fail("model", str(path), "an existing arrays.npz from an ei-subspace-fit run")
-        try:
-            with np.load(path) as z:
-                keys = set(z.files)
-                missing = sorted({"W", "J", "C", "is_excitatory"} - keys)
-                if missing:
-                    fail("model", str(path), f"an ei-subspace-fit arrays.npz (missing {missing})")
-                t = np.asarray(z["t_ms"], float) if "t_ms" in keys else None
-                dt = float(np.median(np.diff(t))) if t is not None and t.size > 1 else 10.0
-                return cls.discrete(z["W"], z["J"], z["C"], z["is_excitatory"].astype(bool), dt)
-        except (OSError, ValueError, KeyError) as err:
-            if isinstance(err, ValueError) and str(err).startswith("model="):
-                raise
-            raise ValueError(f"model={str(path)!r}: expected a readable npz file ({err})") from None
+        ``model`` is a fitted `neurodyn.models.EISubspaceNetwork` (e.g. from
+        ``neurodyn.models.load_model("RUN/model.npz")``): its ``W_``, ``J_``, ``C_``, ``is_excitatory_`` and
+        time step ``dt_ms`` are used.
+        """
+        missing = [k for k in ("W_", "J_", "C_", "is_excitatory_") if not hasattr(model, k)]
+        if missing:
+            fail("model", type(model).__name__, f"a fitted E/I network with {missing} (EISubspaceNetwork)",
+                 TypeError)
+        dt = float(getattr(model, "dt_ms", 10.0) or 10.0)
+        return cls.discrete(np.asarray(model.W_), np.asarray(model.J_), np.asarray(model.C_),
+                            np.asarray(model.is_excitatory_, bool), dt)
 
     # ------------------------------------------------------------- operators
     @property

@@ -22,13 +22,12 @@ expected least-squares problems in closed form, with ``E[.]`` the smoothed momen
     m0_i  = E[x^i_0],   S0 = Cov(x_0 | y)                         (initial="per_condition")
     m0    = mean_i E[x^i_0], S0 = Cov(x_0 | y) + Cov_i(E[x^i_0])  (initial="shared")
 
-Each EM iteration cannot decrease the marginal log-likelihood (``loglik_`` records it).
+Each EM iteration cannot decrease the marginal log-likelihood (``loglik_`` records it); EM stops when the
+gain falls below ``tol * |loglik|`` (``stop_reason_ = "converged"``), at ``max_iter`` or on a decrease
+(numerical trouble; the previous parameters are kept), with a `ConvergenceWarning` in the last two cases.
 
-Held-out conditions (§12): A, B of the training groups, C, d, Q, R, S0 are held fixed; the held-out
-condition's initial state and its two input vectors are found by EM on its own data (E-step as above,
-M-step ``m0 = E[x_0]``, ``b_k = mean_{t in epoch k} E[x_t - A x_{t-1}]``), then its activity is
-predicted forward from ``m0`` without innovation noise: ``x_t = A x_{t-1} + b_{kappa(t)}``,
-``yhat_t = C x_t + d``.
+Held-out scores (§12 and co-smoothing) are in `neurodyn.models.heldout`; `grid_search_lds` chooses K and the
+transition by them, `cross_validated_co_smoothing` scores condition folds.
 
 Initial condition from firing rates (§9.1; the equation was lost): the generalised least-squares
 estimate ``x0 = (C^T R^{-1} C)^{-1} C^T R^{-1} (y0 - d)``, the maximum-likelihood latent for one
@@ -37,34 +36,27 @@ observation under ``y = C x + d + v``. Predictions then run forward without nois
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from sklearn.base import clone
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 
-from neurodyn._validate import fail, finite_array, positive, positive_int
+from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
 from neurodyn.analysis import henrici, ordered_schur
-from neurodyn.models.lds.inference import LDSParams, _smoother_batch
+from neurodyn.analysis.metrics import signal_variance_explained
+from neurodyn.models.base import check_rates
+from neurodyn.models.heldout import co_smoothing, initial_state_heldout
+from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
+from neurodyn.models.lds.latent import LatentLDSEstimator, epoch_inputs, input_groups
 from neurodyn.progress import progress
 
-__all__ = ["LDS", "bootstrap_eigenvalues", "eigenvalue_density", "epoch_inputs", "grid_search_lds",
-           "signal_variance_explained"]
-
-
-def epoch_inputs(groups, n_groups: int, T: int, transition: int | None) -> np.ndarray:
-    """One-hot inputs ``(C, T, 2 n_groups)``: column ``2 g + kappa(t)`` is 1 for condition of group g.
-
-    ``kappa(t) = 0`` ('hold') for ``t < transition`` and 1 ('go') otherwise; with ``transition=None``
-    only the 'hold' columns are used (one constant input per group).
-    """
-    groups = np.asarray(groups, dtype=int)
-    U = np.zeros((groups.size, T, 2 * n_groups))
-    kappa = np.zeros(T, dtype=int) if transition is None else (np.arange(T) >= transition).astype(int)
-    for i, g in enumerate(groups):
-        U[i, np.arange(T), 2 * g + kappa] = 1.0
-    return U
+__all__ = ["LDS", "bootstrap_eigenvalues", "condition_folds", "cross_validated_co_smoothing", "eigenvalue_density",
+           "em_stop_reason", "epoch_inputs", "grid_search_lds", "signal_variance_explained", "warn_stop"]
 
 
 def _sym(P):
@@ -87,10 +79,10 @@ def _data_stats(Y, U, active):
     return flat.T @ flat, Ua.T @ Ua + jnp.diag(1.0 - active)
 
 
-def _em_step_impl(params: LDSParams, Y, U, active, stats, diagonal_R: bool, initial: str):
+def _em_step_impl(params: LDSParams, Y, U, active, stats, r_floor, diagonal_R: bool, initial: str):
     """One EM iteration; returns (new params, log-likelihood of ``params``). ``active`` masks B columns."""
     drive = jnp.einsum("btu,ku->btk", U, params.B)
-    sm = _smoother_batch(params, Y, drive)
+    sm = kalman_smoother_batch(params._replace(B=jnp.eye(params.A.shape[0], dtype=Y.dtype)), Y, drive)
     nb, T, N = Y.shape
     K = params.A.shape[0]
     m, P, Pc = sm.means, sm.covs, sm.cross_covs
@@ -114,7 +106,7 @@ def _em_step_impl(params: LDSParams, Y, U, active, stats, diagonal_R: bool, init
     Ssy = jnp.concatenate([jnp.einsum("bti,btn->in", m, Y), Y.sum((0, 1))[None]], axis=0)
     Cd, Rn = _regression(Sss, Ssy, Syy, nb * T)
     C_new, d_new = Cd[:, :K], Cd[:, K]
-    R_new = jnp.maximum(jnp.diag(Rn), 1e-8) if diagonal_R else Rn
+    R_new = jnp.maximum(jnp.diag(Rn), jnp.maximum(r_floor, 1e-8)) if diagonal_R else Rn
     # initial state
     x0 = m[:, 0]
     if initial == "shared":
@@ -131,27 +123,12 @@ def _em_step_impl(params: LDSParams, Y, U, active, stats, diagonal_R: bool, init
 _em_step_jit = jax.jit(_em_step_impl, static_argnames=("diagonal_R", "initial"))
 
 
-def _em_step(params: LDSParams, Y, U, active, *, diagonal_R: bool, initial: str, stats=None):
+def _em_step(params: LDSParams, Y, U, active, *, diagonal_R: bool, initial: str, stats=None, r_floor=None):
     """One EM iteration (jitted core); ``stats`` from `_data_stats` can be passed to skip recomputing them."""
     if stats is None:
         stats = _data_stats(Y, U, active)
-    return _em_step_jit(params, Y, U, active, stats, diagonal_R=diagonal_R, initial=initial)
-
-
-@jax.jit
-def _heldout_step(params: LDSParams, Y, U):
-    """EM step for held-out sequences: only m0 (per sequence) and the B columns in use are updated."""
-    drive = jnp.einsum("btu,ku->btk", U, params.B)
-    sm = _smoother_batch(params, Y, drive)
-    m = sm.means
-    resid = m[:, 1:] - m[:, :-1] @ params.A.T                       # E[x_t - A x_{t-1}]
-    Ua = U[:, 1:]
-    Suu = jnp.einsum("btu,btv->uv", Ua, Ua)
-    used = jnp.diag(Suu) > 0
-    Suu = Suu + jnp.diag(jnp.where(used, 0.0, 1.0))
-    Bn = jnp.linalg.solve(Suu, jnp.einsum("btu,btk->uk", Ua, resid)).T
-    B_new = jnp.where(used[None, :], Bn, params.B)
-    return params._replace(B=B_new, m0=m[:, 0]), sm.loglik.sum()
+    r_floor = jnp.zeros(Y.shape[-1], Y.dtype) if r_floor is None else jnp.asarray(r_floor, Y.dtype)
+    return _em_step_jit(params, Y, U, active, stats, r_floor, diagonal_R=diagonal_R, initial=initial)
 
 
 @jax.jit
@@ -168,36 +145,58 @@ def _forward(A, B, C, d, x0, U):
     return X @ C.T + d, X
 
 
-def signal_variance_explained(Y, Yhat, noise_var: float = 0.0) -> float:
-    """``1 - sum (Y - Yhat)^2 / (sum (Y - mean_Y)^2 - noise_var)`` (seed 001 §12).
+def em_stop_reason(values, tol: float) -> str | None:
+    """Stopping rule of the EM loops (LDS, E/I subspace network) on the recorded objective ``values``.
 
-    ``mean_Y`` is each neuron's mean over conditions and time; ``noise_var`` is the summed noise variance
-    of the trial averages when single trials are known (0 when not, giving the ordinary R^2).
+    ``"decrease"`` when the last change is a decrease larger than ``tol * |value|`` (EM cannot decrease
+    its objective, so this signals numerical trouble or an inexact M-step), ``"converged"`` when the gain is
+    below ``tol * |value|``, None to go on.
     """
-    Y = np.asarray(Y, float)
-    Yhat = np.asarray(Yhat, float)
-    centred = Y - Y.reshape(-1, Y.shape[-1]).mean(0)
-    total = float(np.sum(centred ** 2)) - float(noise_var)
-    if total <= 0:
-        fail("Y", Y, "activity whose variance exceeds the noise variance")
-    return 1.0 - float(np.sum((Y - Yhat) ** 2)) / total
+    if len(values) < 2:
+        return None
+    gain = values[-1] - values[-2]
+    scale = tol * abs(values[-1])
+    if gain < -scale:
+        return "decrease"
+    if gain < scale:
+        return "converged"
+    return None
 
 
-class LDS:
+def warn_stop(name: str, reason: str, n_iter: int) -> None:
+    """`ConvergenceWarning` when an EM loop ended for another reason than convergence."""
+    if reason == "max_iter":
+        warnings.warn(f"{name}: EM stopped at max_iter={n_iter} before converging; raise max_iter",
+                      ConvergenceWarning, stacklevel=3)
+    elif reason == "decrease":
+        warnings.warn(f"{name}: EM objective decreased at iteration {n_iter}; stopped and kept the previous "
+                      "parameters", ConvergenceWarning, stacklevel=3)
+
+
+class LDS(LatentLDSEstimator):
     """Latent linear dynamical system with piecewise-constant inputs, fit by EM (seed 001 §9).
 
     Parameters:
         n_latents: latent dimension K (<= number of neurons).
         transition: bin index where inputs switch from 'hold' to 'go' (None: one epoch).
         max_iter, tol: EM stops after ``max_iter`` iterations or when the log-likelihood gain per
-            iteration falls below ``tol * |loglik|``.
+            iteration falls below ``tol * |loglik|`` (or the log-likelihood decreases; see ``stop_reason_``).
         diagonal_R: diagonal (default) or full emission-noise covariance.
         initial: ``"per_condition"`` (each condition has its own initial mean) or ``"shared"``.
-        min_var: floor on emission variances at initialisation.
+        min_var: floor on each neuron's emission variance (diagonal R), as a fraction of that neuron's variance
+            in the data, at initialisation and in every M-step (the M-step of a bounded variance is the
+            clipped one, so EM stays monotone); it keeps a neuron's noise variance from collapsing to zero
+            (a Heywood case of factor analysis, where a latent is spent on a single neuron).
 
-    Learned attributes: ``params_`` (`LDSParams`), ``A_, B_, C_, d_, Q_, R_, m0_, S0_``,
-    ``input_vectors_`` (groups x 2 x K), ``loglik_`` (per iteration), ``n_iter_``, ``n_groups_``,
-    ``groups_``.
+    Learned attributes: ``A_, B_, C_, d_, Q_, R_``, ``m0_`` (fitted conditions x K; rows equal with
+    ``initial="shared"``), ``S0_``, ``params_`` (`LDSParams` of a *new* condition: the population prior
+    of the initial state, `latent_params`), ``input_vectors_`` (groups x 2 x K), ``loglik_`` (log-likelihood
+    of the parameters entering each EM iteration), ``n_iter_``, ``stop_reason_`` (``"converged"``,
+    ``"max_iter"`` or ``"decrease"``; a `ConvergenceWarning` is raised unless converged), ``groups_``
+    (group index per fitted condition), ``group_labels_``, ``n_groups_``, ``n_conditions_``, ``n_times_``.
+
+    ``score(X)`` is the mean marginal log-likelihood per observed bin (higher is better); held-out
+    scores are in `neurodyn.models.heldout`.
     """
 
     def __init__(self, n_latents: int = 10, transition: int | None = None, *, max_iter: int = 200,
@@ -212,20 +211,11 @@ class LDS:
         self.min_var = min_var
 
     # ----------------------------------------------------------------- validation
-    def _check_X(self, X, name="X") -> np.ndarray:
-        if hasattr(X, "rates") and hasattr(X, "t_ms"):
-            X = X.rates
-        X = finite_array(name, X)
-        if X.ndim == 2:
-            X = X[None]
-        if X.ndim != 3:
-            fail(name, X, "trial-averaged rates (conditions, time, neurons)")
-        return X
-
     def _check_params(self, X: np.ndarray):
         positive_int("n_latents", self.n_latents)
         positive_int("max_iter", self.max_iter)
         positive("tol", self.tol)
+        in_range("min_var", self.min_var, 0.0, 1.0, hi_open=True)
         if self.n_latents > X.shape[2]:
             fail("n_latents", self.n_latents, f"at most the number of neurons ({X.shape[2]})")
         if self.initial not in ("per_condition", "shared"):
@@ -235,17 +225,6 @@ class LDS:
             if self.transition > X.shape[1] - 1:
                 fail("transition", self.transition,
                      f"a bin index in [2, {X.shape[1] - 1}] so both epochs have time bins (T={X.shape[1]})")
-        if X.shape[1] < 3:
-            fail("X", X, "at least 3 time bins")
-
-    def _groups(self, groups, n_cond: int):
-        if groups is None:
-            return np.arange(n_cond), n_cond
-        g = np.asarray(groups)
-        if g.shape != (n_cond,):
-            fail("groups", g, f"one input-group label per condition ({n_cond})")
-        _, inv = np.unique(g, return_inverse=True)
-        return inv, int(inv.max()) + 1
 
     # ----------------------------------------------------------------- fitting
     def _init_params(self, X, U):
@@ -263,123 +242,91 @@ class LDS:
         A, B = W[:, :K], W[:, K:]
         res = xn - zp @ W.T
         Q = np.atleast_2d(np.cov(res.T)) + 1e-6 * np.eye(K) * max(np.trace(np.atleast_2d(np.cov(Z.T))) / K, 1.0)
-        Rv = np.maximum((flat - d - Z @ C.T).var(0), self.min_var * max(flat.var(0).mean(), 1e-12))
+        Rv = np.maximum((flat - d - Z @ C.T).var(0), np.maximum(self.min_var * flat.var(0), 1e-12))
         R = Rv if self.diagonal_R else np.diag(Rv)
         m0 = Xl[:, 0] if self.initial == "per_condition" else Xl[:, 0].mean(0)
         S0 = Q.copy()
         return LDSParams(*(jnp.asarray(a) for a in (A, B, C, d, Q, R, m0, S0)))
 
     def fit(self, X, groups=None, init_params: LDSParams | None = None):
-        """Fit by EM to trial-averaged rates ``X`` (conditions, time, neurons) or a `PopulationData`."""
-        X = self._check_X(X)
+        """Fit by EM to trial-averaged rates ``X`` (conditions, time, neurons) or a `PopulationData`.
+
+        ``groups``: input-group label per condition (conditions of a group share their hold/go input
+        vectors; default: each condition its own group). ``init_params``: start EM from these parameters
+        instead of the PCA initialisation. Returns self.
+        """
+        X = check_rates(X, "X", min_times=3)
         self._check_params(X)
         nc, T, _ = X.shape
-        self.groups_, self.n_groups_ = self._groups(groups, nc)
+        self.groups_, self.group_labels_ = input_groups(groups, nc)
+        self.n_groups_ = int(len(self.group_labels_))
         U = epoch_inputs(self.groups_, self.n_groups_, T, self.transition)
         active = (U[:, 1:].sum((0, 1)) > 0).astype(float)
         params = self._init_params(X, U) if init_params is None else LDSParams(*map(jnp.asarray, init_params))
         Yj, Uj, aj = jnp.asarray(X), jnp.asarray(U), jnp.asarray(active)
         lls = []
         stats = _data_stats(Yj, Uj, aj)
+        r_floor = self.min_var * X.reshape(-1, X.shape[2]).var(0)
+        reason, prev = "max_iter", params
         for _ in progress(range(self.max_iter), self.max_iter, "LDS EM"):
-            new, ll = _em_step(params, Yj, Uj, aj, diagonal_R=self.diagonal_R, initial=self.initial, stats=stats)
+            new, ll = _em_step(params, Yj, Uj, aj, diagonal_R=self.diagonal_R, initial=self.initial, stats=stats,
+                               r_floor=r_floor)
             ll = float(ll)
             if not np.isfinite(ll):
                 raise FloatingPointError("LDS EM: log-likelihood became non-finite; try a smaller n_latents")
             lls.append(ll)
-            params = new
-            if len(lls) > 1 and lls[-1] - lls[-2] < self.tol * abs(lls[-1]):
+            stop = em_stop_reason(lls, self.tol)
+            if stop == "decrease":           # ``params`` is worse than ``prev``: keep ``prev``
+                params, reason = prev, stop
                 break
+            prev, params = params, new
+            if stop == "converged":
+                reason = stop
+                break
+        self.n_conditions_ = nc
+        self.n_times_ = T
         self._set(params)
         self.loglik_ = np.array(lls)
         self.n_iter_ = len(lls)
-        self.n_conditions_ = nc
-        self.n_times_ = T
+        self.stop_reason_ = reason
+        warn_stop("LDS", reason, self.n_iter_)
         return self
 
     def _set(self, params: LDSParams):
         p = LDSParams(*(np.asarray(a) for a in params))
-        self.params_ = p
-        self.A_, self.B_, self.C_, self.d_, self.Q_, self.R_, self.m0_, self.S0_ = p
+        self.A_, self.B_, self.C_, self.d_, self.Q_, self.R_ = p.A, p.B, p.C, p.d, p.Q, p.R
+        self.m0_ = np.array(np.broadcast_to(np.atleast_2d(p.m0), (self.n_conditions_, p.A.shape[0])))
+        self.S0_ = p.S0
         self.input_vectors_ = p.B.T.reshape(-1, 2, p.A.shape[0])
+        self.params_ = self.latent_params()
 
-    def _fitted(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError("LDS: call fit before using the model")
+    @classmethod
+    def from_params(cls, params: LDSParams, transition: int | None = None, *, n_times: int, groups=None,
+                    **hyper) -> "LDS":
+        """An LDS with known parameters (e.g. a simulation's truth), usable as a fitted model.
 
-    # ----------------------------------------------------------------- held-out inference and prediction
-    def infer_heldout(self, X, n_iter: int = 100, tol: float = 1e-8):
-        """Initial states ``(C, K)`` and input vectors ``(C, 2, K)`` of held-out conditions (§12).
-
-        Every other parameter is fixed; each condition gets its own input vectors (hold, go).
+        ``params.m0`` is ``(K,)`` (shared) or ``(conditions, K)``; ``params.B`` has one hold/go column pair
+        per input group (``2 n_groups`` columns); ``groups`` labels the conditions' groups (default: one
+        group per condition).
         """
-        self._fitted()
-        X = self._check_X(X)
-        if X.shape[2] != self.C_.shape[0]:
-            fail("X", X, f"{self.C_.shape[0]} neurons as in the fitted data")
-        if self.transition is not None and self.transition > X.shape[1] - 1:
-            fail("X", X, f"more than transition={self.transition} + 1 time bins")
-        nc, T, _ = X.shape
-        U = epoch_inputs(np.arange(nc), nc, T, self.transition)
-        K = self.n_latents
-        p = self.params_
-        x0 = self.latents_from_rates(X[:, 0])
-        params = LDSParams(*(jnp.asarray(a) for a in (p.A, np.zeros((K, 2 * nc)), p.C, p.d, p.Q, p.R, x0, p.S0)))
-        Yj, Uj = jnp.asarray(X), jnp.asarray(U)
-        last = -np.inf
-        for _ in range(n_iter):
-            params, ll = _heldout_step(params, Yj, Uj)
-            ll = float(ll)
-            if ll - last < tol * abs(ll):
-                break
-            last = ll
-        return np.asarray(params.m0), np.asarray(params.B).T.reshape(nc, 2, K)
+        p = LDSParams(*(np.asarray(a, float) for a in params))
+        K = p.A.shape[0]
+        m0 = np.atleast_2d(p.m0)
+        nc = m0.shape[0] if groups is None else np.asarray(groups).size
+        model = cls(K, transition, **hyper)
+        model.groups_, model.group_labels_ = input_groups(groups, nc)
+        model.n_groups_ = int(len(model.group_labels_))
+        if p.B.shape != (K, 2 * model.n_groups_):
+            fail("params.B", p.B, f"shape ({K}, {2 * model.n_groups_}): a hold/go column pair per input group")
+        model.n_conditions_, model.n_times_ = nc, positive_int("n_times", n_times, 3)
+        model._set(p._replace(m0=np.broadcast_to(m0, (nc, K))))
+        model.loglik_, model.n_iter_, model.stop_reason_ = np.zeros(0), 0, "converged"
+        return model
 
-    def predict(self, X=None, n_steps: int | None = None):
-        """Noise-free forward predictions of rates ``(C, T, N)``.
-
-        With ``X=None`` the fitted conditions are predicted from their fitted initial states and inputs;
-        with data ``X``, its initial states and inputs are inferred with the dynamics held fixed
-        (`infer_heldout`) and the prediction runs forward from them (seed 001 §12).
-        """
-        self._fitted()
-        p = self.params_
-        if X is None:
-            T = self.n_times_ if n_steps is None else positive_int("n_steps", n_steps)
-            U = epoch_inputs(self.groups_, self.n_groups_, T, self.transition)
-            m0 = np.broadcast_to(p.m0, (self.n_conditions_, self.n_latents))
-            Y, _ = _forward(p.A, p.B, p.C, p.d, jnp.asarray(m0), jnp.asarray(U))
-            return np.asarray(Y)
-        X = self._check_X(X)
-        m0, vecs = self.infer_heldout(X)
-        nc, T, _ = X.shape
-        U = epoch_inputs(np.arange(nc), nc, T, self.transition)
-        Bh = vecs.reshape(nc * 2, -1).T
-        Y, _ = _forward(p.A, jnp.asarray(Bh), p.C, p.d, jnp.asarray(m0), jnp.asarray(U))
-        return np.asarray(Y)
-
-    def score(self, X=None) -> float:
-        """Fraction of variance of ``X`` explained by ``predict(X)`` (initial states, inputs inferred)."""
-        self._fitted()
-        if X is None:
-            raise ValueError("X=None: expected the rates to score (conditions, time, neurons)")
-        X = self._check_X(X)
-        return signal_variance_explained(X, self.predict(X))
-
-    def log_likelihood(self, X) -> float:
-        """Marginal log-likelihood of the fitted conditions' rates under the fitted parameters."""
-        self._fitted()
-        X = self._check_X(X)
-        if X.shape != (self.n_conditions_, self.n_times_, self.C_.shape[0]):
-            fail("X", X, f"the fitted shape {(self.n_conditions_, self.n_times_, self.C_.shape[0])}")
-        U = epoch_inputs(self.groups_, self.n_groups_, X.shape[1], self.transition)
-        p = LDSParams(*map(jnp.asarray, self.params_))
-        sm = _smoother_batch(p, jnp.asarray(X), jnp.einsum("btu,ku->btk", jnp.asarray(U), p.B))
-        return float(sm.loglik.sum())
-
+    # ----------------------------------------------------------------- §9.1 predictions from rates
     def latents_from_rates(self, y0) -> np.ndarray:
         """GLS latent estimate ``x0 = (C^T R^{-1} C)^{-1} C^T R^{-1} (y0 - d)`` (seed 001 §9.1)."""
-        self._fitted()
+        self._check_fitted("A_")
         y0 = finite_array("y0", y0)
         if y0.shape[-1] != self.C_.shape[0]:
             fail("y0", y0, f"last axis of length {self.C_.shape[0]} (neurons)")
@@ -393,7 +340,7 @@ class LDS:
         ``x_0`` from `latents_from_rates`; ``x_t = A x_{t-1} + b`` with the constant input vector
         ``b`` (K,) (zero if None); ``yhat_t = C x_t + d``; no innovation noise.
         """
-        self._fitted()
+        self._check_fitted("A_")
         n_steps = positive_int("n_steps", n_steps)
         x0 = np.atleast_2d(self.latents_from_rates(y0))
         K = self.n_latents
@@ -425,67 +372,138 @@ class LDS:
 
     def schur(self, score=None):
         """Ordered real Schur form of ``A_`` (lower quasi-triangular, seed 001 §9.2)."""
-        self._fitted()
+        self._check_fitted("A_")
         return ordered_schur(self.A_, score)
 
     def henrici(self) -> float:
         """Normalised Henrici departure from normality of ``A_`` (seed 001 §9.2)."""
-        self._fitted()
+        self._check_fitted("A_")
         return henrici(self.A_)
 
     def eigenvalues(self) -> np.ndarray:
-        self._fitted()
+        self._check_fitted("A_")
         return np.linalg.eigvals(self.A_)
 
 
-def _fold_ids(n: int, n_folds: int) -> np.ndarray:
+def condition_folds(n: int, n_folds: int) -> np.ndarray:
+    """Fold index of each of ``n`` conditions (interleaved, ``i % n_folds``)."""
     return np.arange(n) % n_folds
 
 
-def grid_search_lds(X, K_grid: Sequence[int], transition_grid: Sequence[int | None], *, n_folds: int = 4,
-                    groups=None, max_iter: int = 100, X_val=None):
-    """Cross-validated choice of K and transition bin (seed 001 §9), lowest held-out MSE wins.
+def cross_validated_co_smoothing(estimator, X, n_folds: int, *, seed: int = 0, n_neuron_folds: int = 5,
+                                 baseline: bool = True, groups=None) -> dict:
+    """Protocol (b) of `neurodyn.models.heldout` over condition folds and neuron folds: every condition and
+    every neuron is held out once.
 
-    Without ``X_val``, conditions are split into ``n_folds`` folds: the model is fit on the others and
-    each held-out condition is predicted forward after inferring its initial state and inputs (§12).
-    With ``X_val`` (e.g. trial averages of validation trials), the model is fit on ``X`` and
-    ``predict(X_val)`` is compared with ``X_val``. Returns a dict with ``mse`` (len(K) x len(transition)),
-    ``best_K``, ``best_transition``.
+    For each condition fold, a clone of ``estimator`` is fit on the other conditions (with their ``groups``
+    labels). For each of ``n_neuron_folds`` seeded neuron folds (`neuron_folds`; 5 folds = 20% of the
+    neurons each), the held-out conditions' held-out neurons are predicted from their held-in neurons
+    (`co_smoothing`): a held-out condition whose input group is among the training conditions' keeps that
+    group's inputs and only its initial state is inferred (protocol (a)'s rule); one of a new group also
+    has its hold/go inputs inferred. With ``baseline``, the same neurons are also predicted by
+    `pca_ridge_baseline` with K = the estimator's latent dimension, fitted on the same training
+    conditions. Scores are pooled over all conditions and neurons (`r2_score`).
+
+    Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (None without baseline), per neuron fold
+    ``fold_r2`` / ``fold_r2_baseline``, ``prediction`` / ``prediction_baseline`` ``(C, T, N)``,
+    ``neuron_folds`` and the fitted ``models``.
     """
-    X = finite_array("X", getattr(X, "rates", X))
-    if X.ndim != 3:
-        fail("X", X, "rates (conditions, time, neurons)")
+    from neurodyn.analysis.metrics import r2_score
+    from neurodyn.models.heldout import neuron_folds, pca_ridge_baseline
+
+    X = check_rates(X, "X", min_times=3)
+    nc, T, N = X.shape
+    n_folds = positive_int("n_folds", n_folds, 2)
+    if n_folds > nc:
+        fail("n_folds", n_folds, f"at most the number of conditions ({nc})")
+    nfolds = neuron_folds(N, n_neuron_folds, seed)
+    folds = condition_folds(nc, n_folds)
+    labels = None if groups is None else np.asarray(groups)
+    if labels is not None and labels.shape != (nc,):
+        fail("groups", groups, f"one input-group label per condition ({nc})")
+    pred = np.empty(X.shape)
+    pred_b = np.empty(X.shape)
+    models = []
+    for f in range(n_folds):
+        te = folds == f
+        m = clone(estimator).fit(X[~te], None if labels is None else labels[~te])
+        models.append(m)
+        idx = np.flatnonzero(te)
+        known = np.zeros(idx.size, bool) if labels is None else np.isin(labels[idx], labels[~te])
+        for out in nfolds:
+            heldin = np.setdiff1d(np.arange(N), out)
+            for sel, g in ((known, True), (~known, False)):
+                if sel.any():
+                    c = idx[sel]
+                    pred[np.ix_(c, np.arange(T), out)] = co_smoothing(m, X[c], out,
+                                                                      labels[c] if g else None).prediction
+            if baseline:
+                K = int(m.A_.shape[0])
+                pred_b[np.ix_(idx, np.arange(T), out)] = pca_ridge_baseline(X[~te], X[te], heldin, out, K)[1]
+    return {"heldout_neuron_r2": r2_score(X, pred),
+            "heldout_neuron_r2_baseline": r2_score(X, pred_b) if baseline else None,
+            "fold_r2": np.array([r2_score(X[:, :, o], pred[:, :, o]) for o in nfolds]),
+            "fold_r2_baseline": np.array([r2_score(X[:, :, o], pred_b[:, :, o]) for o in nfolds]) if baseline
+            else None,
+            "prediction": pred, "prediction_baseline": pred_b if baseline else None,
+            "neuron_folds": nfolds, "models": models}
+
+
+def grid_search_lds(X, K_grid: Sequence[int], transition_grid: Sequence[int | None], *, n_folds: int = 4,
+                    groups=None, max_iter: int = 100, X_val=None, seed: int = 0):
+    """Cross-validated choice of K and transition bin (seed 001 §9) by held-out scores that never see the
+    scored data (`neurodyn.models.heldout`).
+
+    Without ``X_val``: conditions are split into ``n_folds`` folds and each fold is scored by co-smoothing
+    (protocol (b), `cross_validated_co_smoothing`, 5 seeded neuron folds of 20%; held-out conditions
+    of an input group seen in training keep its inputs, protocol (a)'s rule); the highest pooled
+    ``heldout_neuron_r2`` wins. With ``X_val`` (validation trial averages of the same
+    conditions, e.g. seed 001's pre-stimulation bins of stimulation trials), the model is fit on ``X`` and
+    each validation condition keeps its condition's inputs; only its initial state is inferred and the
+    noise-free forward prediction is compared with ``X_val`` (protocol (a), §9's "lowest mean-squared
+    prediction error on held out validation data"); the lowest ``val_mse`` wins.
+
+    Returns ``best_K``, ``best_transition`` and the grid (len(K) x len(transition)) ``heldout_neuron_r2``
+    or ``val_mse``.
+    """
+    X = check_rates(X, "X", min_times=3)
     n_folds = positive_int("n_folds", n_folds, 2)
     if X_val is None and X.shape[0] < n_folds:
         fail("n_folds", n_folds, f"at most the number of conditions ({X.shape[0]})")
-    mse = np.full((len(K_grid), len(transition_grid)), np.inf)
+    if X_val is not None:
+        X_val = check_rates(X_val, "X_val", min_times=3)
+        if X_val.shape[0] != X.shape[0] or X_val.shape[2] != X.shape[2]:
+            fail("X_val", X_val, f"the conditions and neurons of X {(X.shape[0], X.shape[2])}")
+    grid = np.full((len(K_grid), len(transition_grid)), np.nan)
     cells = [(i, j) for i in range(len(K_grid)) for j in range(len(transition_grid))]
-    folds = _fold_ids(X.shape[0], n_folds)
     for i, j in progress(cells, len(cells), "LDS grid search"):
         K, tr = K_grid[i], transition_grid[j]
-        err, count = 0.0, 0
-        if X_val is not None:
-            m = LDS(K, tr, max_iter=max_iter).fit(X, groups)
-            err, count = float(np.sum((m.predict(X_val) - X_val) ** 2)), X_val.size
-        else:
-            for f in range(n_folds):
-                tr_idx, te_idx = folds != f, folds == f
-                g = None if groups is None else np.asarray(groups)[tr_idx]
-                m = LDS(K, tr, max_iter=max_iter).fit(X[tr_idx], g)
-                err += float(np.sum((m.predict(X[te_idx]) - X[te_idx]) ** 2))
-                count += X[te_idx].size
-        mse[i, j] = err / count
-    i, j = np.unravel_index(int(np.argmin(mse)), mse.shape)
-    return {"mse": mse, "best_K": int(K_grid[i]), "best_transition": transition_grid[j]}
+        est = LDS(K, tr, max_iter=max_iter)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if X_val is not None:
+                m = est.fit(X, groups)
+                g = m.group_labels_[m.groups_]
+                pred = initial_state_heldout(m, X_val, g).prediction
+                grid[i, j] = float(np.mean((pred - X_val) ** 2))
+            else:
+                grid[i, j] = cross_validated_co_smoothing(est, X, n_folds, seed=seed, baseline=False,
+                                                          groups=groups)["heldout_neuron_r2"]
+    best = np.nanargmin(grid) if X_val is not None else np.nanargmax(grid)
+    i, j = np.unravel_index(int(best), grid.shape)
+    key = "val_mse" if X_val is not None else "heldout_neuron_r2"
+    return {key: grid, "best_K": int(K_grid[i]), "best_transition": transition_grid[j]}
 
 
 def bootstrap_eigenvalues(trials: Sequence[np.ndarray], n_latents: int, transition: int | None = None, *,
-                          n_boot: int = 100, seed: int = 0, max_iter: int = 50, groups=None) -> np.ndarray:
-    """Eigenvalues of A over bootstrap refits (seed 001 §9): ``(n_boot, K)`` complex.
+                          n_boot: int = 1000, seed: int = 0, max_iter: int = 200, tol: float = 1e-7,
+                          groups=None) -> np.ndarray:
+    """Eigenvalues of A over bootstrap refits (seed 001 §9, 1000 resamples): ``(n_boot, K)`` complex.
 
     ``trials`` is a list over conditions of single-trial rates ``(n_trials_c, T, N)``. Each replicate
-    resamples every condition's trials with replacement, averages them and refits the LDS (warm-started
-    from the fit to all trials).
+    resamples every condition's trials with replacement, averages them and refits the LDS from its own
+    PCA initialisation (full refits: a warm start from the fit to all trials would pull every replicate
+    toward that fit and can understate the spread), sorted by decreasing modulus.
     """
     if len(trials) == 0:
         fail("trials", trials, "a non-empty list of (n_trials, T, N) arrays, one per condition")
@@ -495,11 +513,12 @@ def bootstrap_eigenvalues(trials: Sequence[np.ndarray], n_latents: int, transiti
             fail(f"trials[{c}]", t, "at least one trial per condition")
     n_boot = positive_int("n_boot", n_boot)
     rng = np.random.default_rng(seed)
-    base = LDS(n_latents, transition, max_iter=max_iter * 2).fit(np.stack([t.mean(0) for t in trials]), groups)
     out = np.empty((n_boot, n_latents), dtype=complex)
     for b in progress(range(n_boot), n_boot, "LDS bootstrap"):
         Xb = np.stack([t[rng.integers(0, t.shape[0], t.shape[0])].mean(0) for t in trials])
-        m = LDS(n_latents, transition, max_iter=max_iter).fit(Xb, groups, init_params=base.params_)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            m = LDS(n_latents, transition, max_iter=max_iter, tol=tol).fit(Xb, groups)
         lam = np.linalg.eigvals(m.A_)
         out[b] = lam[np.argsort(-np.abs(lam))]
     return out
