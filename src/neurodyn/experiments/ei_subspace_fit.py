@@ -40,9 +40,9 @@ from pydantic import Field
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.experiments.lds_fit import load_rates as load_lds_rates
 from neurodyn.experiments.lds_fit import transition_bin
-from neurodyn.analysis import r2_score, signal_variance_explained
+from neurodyn.analysis import signal_variance_explained
 from neurodyn.models.ei_subspace import EISubspaceNetwork
-from neurodyn.models.heldout import co_smoothing, neuron_folds, pca_ridge_baseline
+from neurodyn.models.heldout import score_new_conditions
 from neurodyn.report.figures import new_figure, plot_spectrum, rate_label, small_multiples
 
 
@@ -94,15 +94,9 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
     pred_train = model.predict()
     sve_train = signal_variance_explained(Y[~test], pred_train)
     # held-out conditions are new conditions: co-smoothing (protocol (b)), 5 seeded folds of 20% of the neurons
-    Yt = Y[test]
-    pred_test, pred_base = np.empty_like(Yt), np.empty_like(Yt)
-    folds = neuron_folds(D, 5, cfg.seed)
-    for out in folds:
-        pred_test[:, :, out] = co_smoothing(model, Yt, out).prediction
-        pred_base[:, :, out] = pca_ridge_baseline(Y[~test], Yt, np.setdiff1d(np.arange(D), out), out,
-                                                  model.A_.shape[0])[1]
-    r2, r2_base = r2_score(Yt, pred_test), r2_score(Yt, pred_base)
-    heldout = folds[0]                                     # first neuron fold, for the figure
+    cv = score_new_conditions(model, Y[~test], Y[test], n_neuron_folds=5, seed=cfg.seed)
+    pred_test, pred_base = cv["prediction"], cv["prediction_baseline"]
+    r2, r2_base = cv["heldout_neuron_r2"], cv["heldout_neuron_r2_baseline"]
     lam = model.eigenvalues()
     rho_w = float(np.max(np.abs(np.linalg.eigvals(model.W_))))
     run.save_array("t_ms", data.t_ms)

@@ -54,7 +54,7 @@ from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
 
 __all__ = ["CoSmoothing", "HeldoutPrediction", "InferredStates", "co_smoothing", "epochs",
            "forward_prediction", "heldout_neuron_split", "infer_initial_and_inputs", "initial_state_heldout",
-           "neuron_folds", "pca_ridge_baseline"]
+           "neuron_folds", "pca_ridge_baseline", "score_new_conditions"]
 
 
 class InferredStates(NamedTuple):
@@ -296,3 +296,26 @@ def pca_ridge_baseline(X_train, X_test, heldin, heldout, n_components: int) -> t
     pred = reg.predict(pca.transform(X_test[:, :, heldin].reshape(-1, heldin.size)))
     pred = pred.reshape(X_test.shape[:2] + (heldout.size,))
     return r2_score(X_test[:, :, heldout], pred), pred
+
+
+def score_new_conditions(model, X_train, X_test, *, n_neuron_folds: int = 5, seed: int = 0) -> dict:
+    """Protocol (b) for a model fitted on ``X_train``: every neuron of the new conditions ``X_test`` is held
+    out once (`neuron_folds`) and predicted from the others (`co_smoothing`), and the same neurons are
+    predicted by `pca_ridge_baseline` (K = the model's latent dimension, fitted on ``X_train``).
+
+    Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (pooled `r2_score` over all neurons and
+    test conditions), ``prediction`` and ``prediction_baseline`` ``(C_test, T, N)`` and ``neuron_folds``.
+    """
+    X_train = check_rates(X_train, "X_train")
+    X_test = check_rates(X_test, "X_test")
+    if X_train.shape[2] != X_test.shape[2]:
+        fail("X_test", X_test, f"{X_train.shape[2]} neurons as in X_train")
+    N = X_test.shape[2]
+    K = int(np.asarray(model.latent_params().A).shape[0])
+    folds = neuron_folds(N, n_neuron_folds, seed)
+    pred, pred_b = np.empty_like(X_test), np.empty_like(X_test)
+    for out in folds:
+        pred[:, :, out] = co_smoothing(model, X_test, out).prediction
+        pred_b[:, :, out] = pca_ridge_baseline(X_train, X_test, np.setdiff1d(np.arange(N), out), out, K)[1]
+    return {"heldout_neuron_r2": r2_score(X_test, pred), "heldout_neuron_r2_baseline": r2_score(X_test, pred_b),
+            "prediction": pred, "prediction_baseline": pred_b, "neuron_folds": folds}
