@@ -90,20 +90,15 @@ def list_cmd() -> None:
 
 @app.command("config")
 def config_cmd(name: str = typer.Argument(..., help="experiment name")) -> None:
-    """Print an experiment's default config with the meaning of each key (TOML)."""
-    from neurodyn.experiments.base import ConfigError, describe_config, get_experiment
+    """Print an experiment's default config with the meaning of each key (valid TOML: save it, edit it,
+    run it with --config; a None default is a commented line)."""
+    from neurodyn.experiments.base import ConfigError, config_toml, get_experiment
 
     try:
         spec = get_experiment(name)
     except ConfigError as exc:
         _fail(str(exc))
-    print(f"# {spec.name}: {spec.summary}")
-    if spec.quick:
-        print(f"# --quick sets: {json.dumps(spec.quick)}")
-    for key, default, desc in describe_config(spec):
-        if desc:
-            print(f"# {desc}")
-        print(f"{key} = {json.dumps(default)}")
+    sys.stdout.write(config_toml(spec))
 
 
 @app.command("run")

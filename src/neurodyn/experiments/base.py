@@ -16,9 +16,11 @@ Every file is written atomically. An existing run folder is never overwritten wi
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import platform
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,8 +35,8 @@ from neurodyn.progress import progress as _progress
 
 T = TypeVar("T")
 
-__all__ = ["ConfigError", "ExperimentConfig", "Run", "describe_config", "experiment", "get_experiment",
-           "list_experiments", "resolve_config", "run_experiment"]
+__all__ = ["ConfigError", "ExperimentConfig", "Run", "config_toml", "describe_config", "experiment", "get_experiment",
+           "list_experiments", "resolve_config", "run_experiment", "toml_value"]
 
 
 class ConfigError(ValueError):
@@ -86,7 +88,7 @@ def get_experiment(name: str) -> ExperimentSpec:
     return _REGISTRY[name]
 
 
-def _format_validation_error(err: ValidationError) -> str:
+def _format_validation_error(err: ValidationError, config_cls: type[BaseModel] | None = None) -> str:
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "config"
@@ -97,11 +99,23 @@ def _format_validation_error(err: ValidationError) -> str:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
+            if config_cls is not None and len(e["loc"]) == 1:
+                allowed = list(config_cls.model_fields)
+                close = difflib.get_close_matches(str(e["loc"][0]), allowed, n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                msg = f"unknown key ({hint}allowed: {', '.join(allowed)})"
         parts.append(f"{loc}={vtxt}: {msg}")
     return "; ".join(parts)
 
 
+_NONE_WORDS = ("none", "null")
+
+
 def _parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON when it parses (``1``, ``[1, 2]``, ``true``), ``None``/``none``/``null`` as
+    None, anything else as the string itself."""
+    if text.strip().lower() in _NONE_WORDS:
+        return None
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -148,7 +162,7 @@ def resolve_config(spec: ExperimentSpec, given: dict[str, Any] | None = None, qu
     try:
         return spec.config_cls(**data)
     except ValidationError as err:
-        raise ConfigError(f"{spec.name} config: {_format_validation_error(err)}") from None
+        raise ConfigError(f"{spec.name} config: {_format_validation_error(err, spec.config_cls)}") from None
 
 
 def describe_config(spec: ExperimentSpec) -> list[tuple[str, Any, str]]:
@@ -158,6 +172,59 @@ def describe_config(spec: ExperimentSpec) -> list[tuple[str, Any, str]]:
         default = f.default if f.default_factory is None else f.default_factory()
         rows.append((name, default, f.description or ""))
     return rows
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML value (inline arrays and tables); None has no TOML form and is refused."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)                                     # shortest round-trip form, e.g. 1e-07, 0.5
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value))                      # JSON escapes are valid TOML basic strings
+    if isinstance(value, dict):
+        items = [f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items() if v is not None]
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if value is None:
+        raise TypeError("value=None: expected a value TOML can hold (None is written as a commented line)")
+    raise TypeError(f"value={value!r}: expected a number, string, boolean, list or table for TOML")
+
+
+def config_toml(spec: ExperimentSpec) -> str:
+    """An experiment's default config as TOML, each key preceded by its meaning as a comment.
+
+    A None default has no TOML form: it is written as a commented line (``# key = None``), so the
+    file parses and, read back with `resolve_config`, gives the same config (the key keeps its default).
+    """
+    lines = [f"# {spec.name}: {spec.summary}"]
+    if spec.quick:
+        lines.append(f"# --quick sets: {', '.join(f'{k} = {toml_value(v)}' for k, v in spec.quick.items())}")
+    for key, default, desc in describe_config(spec):
+        if desc:
+            lines.append(f"# {desc}")
+        if default is None:
+            lines.append(f"# {_toml_key(key)} = None  (the default; give a value to set it)")
+        else:
+            lines.append(f"{_toml_key(key)} = {toml_value(default)}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
