@@ -425,7 +425,8 @@ def _raster_structs(path, mat: dict, trial_vars, *, bin_ms, t0_ms, align_event, 
     data = _bin_trials(path, None, events, labels, np.zeros(n_tr), lengths, window_ms=window_ms,
                        bin_ms=float(bin_ms), smooth_ms=smooth_ms, meta=meta, raster=cut)
     if t0_ms:
-        data = replace(data, t_ms=data.t_ms + t0_ms)
+        meta = dict(data.meta, window_ms=[w + t0_ms for w in data.meta["window_ms"]])
+        data = replace(data, t_ms=data.t_ms + t0_ms, meta=meta)
     return data
 
 

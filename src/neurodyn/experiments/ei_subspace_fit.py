@@ -17,8 +17,10 @@ Reported (§12):
   LDS's ``lds_eig_max_abs``, W's spectral radius, ``stabilised_updates`` (W updates, initial match included,
   where the bound was active), and the mean seconds per EM iteration of the E-step and of the W update.
 
-Default data: the bundled CC0 M1 center-out dataset (8 directions, 141 units), soft-normalised
-``r / (range + 5)``; without single trials the signal variance is the plain variance (noise_var = 0).
+Data as for `lds-fit` (`neurodyn.data.prepare`): a user's recording whole, normalised by its units, with
+its own transition or one epoch, the resolved settings printed and in config.json; without ``data`` the
+bundled CC0 M1 center-out dataset (8 directions, 141 units), soft-normalised ``r / (range + 5)``, -400..400
+ms, transition -150 ms. Without single trials the signal variance is the plain variance (noise_var = 0).
 """
 
 from __future__ import annotations
@@ -26,20 +28,16 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.experiments.lds_fit import load_rates as load_lds_rates
-from neurodyn.experiments.lds_fit import transition_bin
+from neurodyn.data.prepare import prepare_from_config
+from neurodyn.experiments._data_options import EpochOptions
+from neurodyn.experiments.base import Run, experiment
 from neurodyn.models.ei_subspace import EISubspaceNetwork
 from neurodyn.models.lds import signal_variance_explained
 from neurodyn.report.figures import new_figure, plot_spectrum
 
 
-class EISubspaceFitConfig(ExperimentConfig):
+class EISubspaceFitConfig(EpochOptions):
     data: str | None = Field(None, description="path to a .npz/.mat/.nwb dataset (None: bundled M1 data)")
-    t_min_ms: float | None = Field(-400.0, description="first time bin kept (ms; None: all)")
-    t_max_ms: float | None = Field(400.0, description="last time bin kept (ms; None: all)")
-    transition_ms: float | None = Field(-150.0, description="hold->go input transition time (ms; None: one epoch)")
-    soft_norm: float | None = Field(5.0, ge=0, description="soft normalisation constant (spikes/s; None: raw)")
     n_units: int = Field(2000, ge=4, description="network size N (seed 001: 1500-2500)")
     n_latents: int = Field(20, ge=1, description="task-dynamics dimension K (N/100)")
     max_iter: int = Field(30, ge=1, description="EM iterations")
@@ -51,19 +49,14 @@ class EISubspaceFitConfig(ExperimentConfig):
     test_every: int = Field(4, ge=2, description="every test_every-th condition (from 1) is held out")
 
 
-def load_rates(cfg):
-    """Data, soft-normalised rates and the transition bin for a config with data/t_min/t_max/soft_norm."""
-    data, Y = load_lds_rates(cfg)
-    return data, Y, transition_bin(data.t_ms, cfg.transition_ms)
-
-
 @experiment("ei-subspace-fit", EISubspaceFitConfig,
             "Seed 001 §10/§12: balanced Dale E/I network with a self-contained subspace fit by penalised EM; "
             "train/held-out signal variance and constraint residuals.",
             quick={"n_units": 300, "n_latents": 4, "max_iter": 6, "w_iter": 100, "lds_iter": 30,
-                   "t_min_ms": -200.0, "t_max_ms": 300.0})
+                   "bundled_window_ms": [-200.0, 300.0]})
 def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
-    data, Y, tb = load_rates(cfg)
+    prep = prepare_from_config(cfg, min_conditions=2, record=run.out / "config.json")
+    data, Y, tb = prep.data, prep.Y, prep.transition_bin
     C, T, D = Y.shape
     test = np.arange(C) % cfg.test_every == 1
     if test.all() or not test.any():
