@@ -152,11 +152,23 @@ def _merge(base: dict, over: dict) -> dict:
 
 def resolve_config(spec: ExperimentSpec, given: dict[str, Any] | None = None, quick: bool = False,
                    seed: int | None = None) -> ExperimentConfig:
-    """Defaults, then ``quick`` overrides, then ``given`` (file and --set), then ``seed``."""
+    """Defaults, then ``quick`` overrides, then ``given`` (file and --set), then ``seed``.
+
+    With ``quick``, a given value that equals the key's default does not undo the quick setting: a file
+    printed by ``neurodyn config`` lists every default, and ``--quick`` must still shrink its run.
+    """
     data: dict[str, Any] = {}
+    given = dict(given or {})
     if quick:
         data = _merge(data, spec.quick)
-    data = _merge(data, given or {})
+        fields = spec.config_cls.model_fields
+        for k in spec.quick:
+            if k in given and k in fields:
+                f = fields[k]
+                default = f.default if f.default_factory is None else f.default_factory()
+                if given[k] == default:
+                    del given[k]
+    data = _merge(data, given)
     if seed is not None:
         data["seed"] = seed
     try:

@@ -91,8 +91,9 @@ def _fitted_activity(path: str, model: LinearResponseModel):
     cfg_file = Path(path).with_name("config.json")
     tb, how = max(2, T // 3), "transition bin T/3 (no config.json beside the model)"
     if cfg_file.exists() and t_ms is not None:
-        tr = json.loads(cfg_file.read_text()).get("transition_ms")
-        if tr is not None:
+        conf = json.loads(cfg_file.read_text())
+        tr = conf.get("data_settings", {}).get("transition_ms", conf.get("transition_ms"))  # resolved, else given
+        if isinstance(tr, (int, float)):
             tb, how = int(np.clip(np.searchsorted(t_ms, tr), 2, T - 1)), f"transition at {tr} ms"
     nc = m0.shape[0]
     n_groups = B.shape[1] // 2
