@@ -355,7 +355,8 @@ def _transition_from(columns: dict[str, np.ndarray], align_event: str, events_ms
         go = np.asarray(columns["go_cue_time"], float)
         ok = np.isfinite(go) & np.isfinite(events_ms)
         if ok.any():
-            meta["transition_ms"] = 0.0 if align_event == "go_cue_time" else float(np.median(go[ok] - events_ms[ok]))
+            meta["transition_ms"] = (0.0 if align_event == "go_cue_time"
+                                     else float(np.round(np.median(go[ok] - events_ms[ok]), 6)))
             meta["transition_event"] = "go_cue_time"
 
 

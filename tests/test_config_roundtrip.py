@@ -1,0 +1,71 @@
+"""`neurodyn config NAME` prints valid TOML that validates back into the same config, for every experiment;
+`--set key=None`; unknown keys name the allowed ones; run files follow the umask."""
+
+import json
+import os
+import stat
+import tomllib
+
+import pytest
+from typer.testing import CliRunner
+
+from neurodyn.cli import app
+from neurodyn.experiments.base import ConfigError, list_experiments, parse_overrides, resolve_config
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("spec", list_experiments(), ids=lambda s: s.name)
+def test_printed_config_parses_and_validates_to_the_defaults(spec):
+    res = runner.invoke(app, ["config", spec.name])
+    assert res.exit_code == 0, res.output
+    given = tomllib.loads(res.output)
+    assert resolve_config(spec, given) == spec.config_cls()
+    # every key is either set or written as a commented None line
+    for key, f in spec.config_cls.model_fields.items():
+        assert key in given or (f.default is None and f"# {key} = None" in res.output), key
+
+
+def test_set_none_and_unknown_key_with_closest_match():
+    assert parse_overrides(["t_min_ms=None", "a=none", "b=null", "c=Nonesuch"]) == {
+        "t_min_ms": None, "a": None, "b": None, "c": "Nonesuch"}
+    spec = next(s for s in list_experiments() if s.name == "lds-fit")
+    assert resolve_config(spec, {"t_min_ms": None}).t_min_ms is None
+    with pytest.raises(ConfigError, match=r"transition_mss=1: unknown key \(did you mean 'transition_ms'\? "
+                                          r"allowed: seed, .*n_latents"):
+        resolve_config(spec, {"transition_mss": 1})
+
+
+def test_run_lds_fit_from_printed_config_quick_and_umask(tmp_path):
+    res = runner.invoke(app, ["config", "lds-fit"])
+    text = res.output.replace("max_iter = 150", "max_iter = 3")     # keep the end-to-end run to seconds
+    (tmp_path / "x.toml").write_text(text)
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "run"
+        res = runner.invoke(app, ["run", "lds-fit", "--config", str(tmp_path / "x.toml"), "--quick",
+                                  "--out", str(out), "--quiet"])
+    finally:
+        os.umask(old)
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((out / "config.json").read_text())
+    # --quick still shrinks the keys the file leaves at their defaults; the edited key is the file's
+    assert cfg["max_iter"] == 3 and cfg["grid_K"] == [] and cfg["bundled_window_ms"] == [-200.0, 300.0]
+    assert cfg["data_settings"]["t_min_ms"] == -200.0
+    files = [p for p in out.iterdir() if p.is_file()]
+    assert len(files) >= 4
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p.name
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_atomic_writes_follow_another_umask(tmp_path):
+    from neurodyn._io import atomic_write_json
+
+    old = os.umask(0o027)                  # 0640 files: neither tempfile's 0600 nor the usual 0644
+    try:
+        atomic_write_json(tmp_path / "d" / "x.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "d" / "x.json").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o750
