@@ -121,7 +121,7 @@ def fit_cmd(
     model: str = typer.Argument(..., help="model to fit: the experiment MODEL-fit (e.g. lds, ei-subspace, rrr)"),
     data: Path = typer.Option(..., "--data", help="data file (.npz in the documented layout, .mat or .nwb)"),
     sets: list[str] = typer.Option([], "--set", help="override a config key: key=value (repeatable; "
-                                   "key=None for None), e.g. align_event=start_time, window_ms=[-100,500]"),
+                                   "key=None for None), e.g. align_event=start_time, window_ms=\\[-100,500]"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML or JSON config file"),
     out: Optional[Path] = typer.Option(None, "--out", help="run folder"),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -131,10 +131,9 @@ def fit_cmd(
 ) -> None:
     """Fit a model to your recordings: runs experiment MODEL-fit with data=FILE.
 
-    Window, units, normalisation and the hold/go transition come from the file and are printed at the
-    start (and written to config.json). Loading keys, each a --set: align_event, condition_column,
-    window_ms=[start,stop], bin_ms, smooth_ms, units, t_min_ms, t_max_ms, soft_norm, transition_ms
-    (None: all bins / raw values / one epoch). See docs/data_format.md.
+    Window, units, normalisation and the hold/go transition come from the file; they are printed at the start and written to config.json.
+
+    Loading keys, each a --set: align_event, condition_column, window_ms, bin_ms, smooth_ms, units, t_min_ms, t_max_ms, soft_norm, transition_ms (see docs/data_format.md).
     """
     from neurodyn.experiments.base import ConfigError, get_experiment
 
