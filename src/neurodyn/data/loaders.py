@@ -306,8 +306,8 @@ def _bin_trials(path, spikes_ms, events_ms, labels, starts_ms, stops_ms, *, wind
     """One kernel for spike-time files: drop trials without the event, bin each trial's spikes causally in
     ``(event + lo, event + hi]``, group by label, smooth.
 
-    ``spikes_ms(i)`` returns trial i's spike times (list per neuron, ms on the file's clock); with
-    ``raster(i, a, b)`` (1-ms rasters) the whole-ms cut ``(a, b]`` is binned directly.
+    ``spikes_ms(a, b)`` returns the spike times in ``[a, b]`` (a list per neuron, ms on the file's clock);
+    with ``raster(i, a, b, bin_ms)`` (1-ms rasters) trial i's whole-ms cut ``(a, b]`` is binned directly.
     """
     events_ms = np.asarray(events_ms, float)
     ok = np.isfinite(events_ms)
@@ -340,7 +340,8 @@ def _bin_trials(path, spikes_ms, events_ms, labels, starts_ms, stops_ms, *, wind
         if raster is not None:
             binned.append(raster(i, e + lo, e + lo + n_bins * bin_ms, bin_ms))
         else:
-            binned.append(bin_spike_times(spikes_ms(i), e + lo, e + lo + n_bins * bin_ms, bin_ms)[0])
+            a, b = e + lo, e + lo + n_bins * bin_ms
+            binned.append(bin_spike_times(spikes_ms(a, b), a, b, bin_ms)[0])
     t = lo + bin_ms * (np.arange(n_bins) + 1.0)
     meta.update(window_ms=[lo, lo + n_bins * bin_ms], dropped_trials=dropped, n_trials=int(idx.size),
                 units="spikes/s", units_note="spikes/s (binned from spike times)")
@@ -531,7 +532,7 @@ def load_nwb(path, *, align_event: str | None = None, window_ms=None, bin_ms: fl
                     cols[c] = np.asarray(nwb.trials[c][:])
                 except (TypeError, ValueError):
                     continue
-            spikes = [np.asarray(nwb.units["spike_times"][i], float) * 1000.0 for i in range(len(nwb.units))]
+            spikes = [np.sort(np.asarray(nwb.units["spike_times"][i], float) * 1000.0) for i in range(len(nwb.units))]
             unit_ids = np.asarray(nwb.units.id[:])
             areas = None
             for c in ("area", "location", "brain_area"):
@@ -562,7 +563,10 @@ def load_nwb(path, *, align_event: str | None = None, window_ms=None, bin_ms: fl
     _transition_from({k: np.asarray(v, float) * 1000.0 for k, v in cols.items() if k == "go_cue_time"}, ev_name,
                      events, meta)
     labels = cols[cond_name] if cond_name is not None else np.zeros(n, int)
-    return _bin_trials(path, lambda i: spikes, events, labels, cols["start_time"] * 1000.0,
+    def in_window(a, b):                           # sorted spike times: slice each unit's to [a, b]
+        return [st[np.searchsorted(st, a):np.searchsorted(st, b, side="right")] for st in spikes]
+
+    return _bin_trials(path, in_window, events, labels, cols["start_time"] * 1000.0,
                        cols["stop_time"] * 1000.0, window_ms=window_ms, bin_ms=bin_ms, smooth_ms=smooth_ms,
                        meta=meta, neurons=unit_ids, areas=areas)
 
