@@ -279,3 +279,19 @@ def test_worked_nwb_example_in_the_docs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "docs/data_format.md", "exec"), {})          # its asserts are the checks
     assert (tmp_path / "session.nwb").is_file()
+
+
+def test_rrr_fit_on_a_recording_with_area_labels_finds_the_shared_rank(tmp_path):
+    from neurodyn.experiments.base import run_experiment
+
+    # two areas driven by the same 2-d latent: the communication subspace has rank 2
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(40, 30, 2))
+    src = 10 + 3 * z @ rng.normal(size=(2, 10)) + rng.normal(0, 0.5, (40, 30, 10))
+    tgt = 10 + 3 * z @ rng.normal(size=(2, 8)) + rng.normal(0, 0.5, (40, 30, 8))
+    np.savez(tmp_path / "areas.npz", spikes=np.abs(np.concatenate([src, tgt], -1)),
+             trial_condition=np.arange(40) % 4, t_ms=10.0 * np.arange(1, 31), area=np.array(["V1"] * 10 + ["V2"] * 8))
+    m = run_experiment("rrr-fit", tmp_path / "run", config={"data": str(tmp_path / "areas.npz"), "n_folds": 5})
+    assert m["optimal_rank"] == 2 and m["n_samples"] == 40 * 30
+    s = json.loads((tmp_path / "run" / "config.json").read_text())["data_settings"]
+    assert s["n_neurons"] == 18 and s["units"] == "spikes/s"
