@@ -23,7 +23,7 @@ def test_printed_config_parses_and_validates_to_the_defaults(spec):
     assert resolve_config(spec, given) == spec.config_cls()
     # every key is either set or written as a commented None line
     for key, f in spec.config_cls.model_fields.items():
-        assert key in given or (f.default is None and f"# {key} = None" in res.output), key
+        assert key in given or (f.default is None and f'# {key} = "None"' in res.output), key
 
 
 def test_set_none_and_unknown_key_with_closest_match():
@@ -31,6 +31,11 @@ def test_set_none_and_unknown_key_with_closest_match():
         "t_min_ms": None, "a": None, "b": None, "c": "Nonesuch"}
     spec = next(s for s in list_experiments() if s.name == "lds-fit")
     assert resolve_config(spec, {"t_min_ms": None}).t_min_ms is None
+    # TOML has no null: the string "None" means None for keys that accept it, and stays a string otherwise
+    cfg = resolve_config(spec, tomllib.loads('soft_norm = "None"\ntransition_ms = "none"\n'))
+    assert cfg.soft_norm is None and cfg.transition_ms is None
+    with pytest.raises(ConfigError, match="n_latents='None'"):
+        resolve_config(spec, {"n_latents": "None"})
     with pytest.raises(ConfigError, match=r"transition_mss=1: unknown key \(did you mean 'transition_ms'\? "
                                           r"allowed: seed, .*n_latents"):
         resolve_config(spec, {"transition_mss": 1})

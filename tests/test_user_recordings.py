@@ -24,12 +24,15 @@ FAST_LDS = ["--set", "max_iter=3", "--set", "grid_K=[]", "--set", "n_latents=2",
 
 
 def _recording(seed=0):
+    # rotational dynamics (frequency 1/600 ms) whose phase depends on the condition, a shared ramp, and
+    # independent noise, rescaled to [-0.4, 0.7]
     rng = np.random.default_rng(seed)
     ph = np.linspace(0, 2 * np.pi, C, endpoint=False)
-    basis = np.stack([np.sin(2 * np.pi * T_MS / 600), np.cos(2 * np.pi * T_MS / 600)], 1)     # (T, 2)
-    load_ = rng.normal(size=(2, N))
-    x = np.stack([np.cos(p) * basis[:, :1] * load_[0] + np.sin(p) * basis[:, 1:] * load_[1] for p in ph])
-    return (x - x.min()) / (x.max() - x.min()) * 1.1 - 0.4                                  # [-0.4, 0.7]
+    w = 2 * np.pi * (T_MS + 50) / 600
+    load_ = rng.normal(size=(3, N))
+    x = np.stack([np.cos(w + p)[:, None] * load_[0] + np.sin(w + p)[:, None] * load_[1]
+                  + (T_MS / 550)[:, None] * load_[2] for p in ph]) + rng.normal(0, 0.1, (C, T, N))
+    return (x - x.min()) / (x.max() - x.min()) * 1.1 - 0.4
 
 
 @pytest.fixture(scope="module")

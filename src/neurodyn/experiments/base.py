@@ -22,13 +22,14 @@ import math
 import platform
 import re
 import shutil
+import typing
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neurodyn._io import atomic_write_bytes, atomic_write_json, save_npz_atomic
 from neurodyn.progress import progress as _progress
@@ -43,11 +44,31 @@ class ConfigError(ValueError):
     """A config key, type or value that an experiment does not accept (one-line message)."""
 
 
+_NONE_WORDS = ("none", "null")
+
+
+def _allows_none(annotation) -> bool:
+    return annotation is None or type(None) in typing.get_args(annotation)
+
+
 class ExperimentConfig(BaseModel):
-    """Base config: every experiment has a ``seed``; unknown keys are errors."""
+    """Base config: every experiment has a ``seed``; unknown keys are errors.
+
+    TOML has no null: for a key that accepts None, the string ``"None"`` (or ``"none"``, ``"null"``) in a
+    config file means None, as ``--set key=None`` does on the command line.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     seed: int = Field(0, ge=0, description="random seed (same seed, same result on the same backend)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_strings(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            data = {k: (None if isinstance(v, str) and v.strip().lower() in _NONE_WORDS and k in fields
+                        and _allows_none(fields[k].annotation) else v) for k, v in data.items()}
+        return data
 
 
 @dataclass
@@ -106,9 +127,6 @@ def _format_validation_error(err: ValidationError, config_cls: type[BaseModel] |
                 msg = f"unknown key ({hint}allowed: {', '.join(allowed)})"
         parts.append(f"{loc}={vtxt}: {msg}")
     return "; ".join(parts)
-
-
-_NONE_WORDS = ("none", "null")
 
 
 def _parse_value(text: str) -> Any:
@@ -223,8 +241,9 @@ def toml_value(value: Any) -> str:
 def config_toml(spec: ExperimentSpec) -> str:
     """An experiment's default config as TOML, each key preceded by its meaning as a comment.
 
-    A None default has no TOML form: it is written as a commented line (``# key = None``), so the
-    file parses and, read back with `resolve_config`, gives the same config (the key keeps its default).
+    A None default has no TOML form: it is written as a commented line (``# key = "None"``), so the
+    file parses and, read back with `resolve_config`, gives the same config (the key keeps its default);
+    ``key = "None"`` sets None explicitly (`ExperimentConfig`).
     """
     lines = [f"# {spec.name}: {spec.summary}"]
     if spec.quick:
@@ -233,7 +252,7 @@ def config_toml(spec: ExperimentSpec) -> str:
         if desc:
             lines.append(f"# {desc}")
         if default is None:
-            lines.append(f"# {_toml_key(key)} = None  (the default; give a value to set it)")
+            lines.append(f'# {_toml_key(key)} = "None"  (the default; uncomment and give a value to set it)')
         else:
             lines.append(f"{_toml_key(key)} = {toml_value(default)}")
     return "\n".join(lines) + "\n"
