@@ -6,6 +6,7 @@ import os
 import stat
 import tomllib
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -42,8 +43,14 @@ def test_set_none_and_unknown_key_with_closest_match():
 
 
 def test_run_lds_fit_from_printed_config_quick_and_umask(tmp_path):
+    # a recording of the shape used in test_user_recordings (8 x 60 x 50), so compiled EM steps are shared
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "r.npz", rates=rng.uniform(-0.4, 0.7, (8, 60, 50)), t_ms=10.0 * np.arange(60))
     res = runner.invoke(app, ["config", "lds-fit"])
-    text = res.output.replace("max_iter = 150", "max_iter = 3")     # keep the end-to-end run to seconds
+    lines = [f"data = {json.dumps(str(tmp_path / 'r.npz'))}" if ln.startswith("# data = ") else ln
+             for ln in res.output.splitlines()]
+    text = "\n".join(lines).replace("max_iter = 150", "max_iter = 3").replace("n_latents = 5", "n_latents = 2")
+    assert text.count("max_iter = 3") == 1 and "\ndata = " in text
     (tmp_path / "x.toml").write_text(text)
     old = os.umask(0o022)
     try:
@@ -54,9 +61,11 @@ def test_run_lds_fit_from_printed_config_quick_and_umask(tmp_path):
         os.umask(old)
     assert res.exit_code == 0, res.output
     cfg = json.loads((out / "config.json").read_text())
-    # --quick still shrinks the keys the file leaves at their defaults; the edited key is the file's
-    assert cfg["max_iter"] == 3 and cfg["grid_K"] == [] and cfg["bundled_window_ms"] == [-200.0, 300.0]
-    assert cfg["data_settings"]["t_min_ms"] == -200.0
+    # --quick still shrinks the keys the file leaves at their defaults; the edited keys are the file's
+    assert (cfg["max_iter"], cfg["n_latents"], cfg["grid_K"]) == (3, 2, [])
+    assert cfg["bundled_window_ms"] == [-200.0, 300.0]
+    # ... and the bundled data's quick window does not cut a user's recording
+    assert (cfg["data_settings"]["t_min_ms"], cfg["data_settings"]["t_max_ms"]) == (0.0, 590.0)
     files = [p for p in out.iterdir() if p.is_file()]
     assert len(files) >= 4
     for p in files:
