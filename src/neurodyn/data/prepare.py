@@ -84,10 +84,11 @@ def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", 
                      transition_ms: Any = "auto", soft_norm: Any = "auto", units: str = "auto",
                      align_event: str | None = None, condition_column: str | None = None, window_ms=None,
                      bin_ms: float | None = None, smooth_ms: float | None = None, bundled_window_ms=None,
-                     epochs: bool = True, min_conditions: int = 1, echo: Callable[[str], Any] | None = print,
+                     epochs: bool = True, normalise: bool = True, min_conditions: int = 1, echo: Callable[[str], Any] | None = print,
                      ) -> FitData:
     """Load, window, normalise and place the transition (module docstring); print the settings via
-    ``echo`` (None: silent). ``epochs=False`` for models without hold/go inputs; ``min_conditions``:
+    ``echo`` (None: silent). ``epochs=False`` for models without hold/go inputs, ``normalise=False`` for
+    models that take the values as they are (e.g. Poisson likelihoods of spikes/s); ``min_conditions``:
     fewer conditions is an error that says how to get more."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -129,7 +130,9 @@ def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", 
     pop = pop.select_time(-np.inf if lo is None else lo, np.inf if hi is None else hi)
     # units and normalisation
     unit = meta.get("units", "spikes/s")
-    if soft_norm == "auto":
+    if not normalise:
+        soft, soft_note = None, "none (this model takes the values as they are)"
+    elif soft_norm == "auto":
         soft = SOFT_NORM_SPIKES if unit == "spikes/s" else None
         soft_note = (f"soft normalisation r / (range + {SOFT_NORM_SPIKES:g}) per neuron (rates in spikes/s)"
                      if soft is not None else "none: the values are already normalised")

@@ -51,7 +51,7 @@ def _has_pair(path: str) -> bool:
 
 def load_areas(cfg, record=None) -> tuple[np.ndarray, np.ndarray]:
     """Source and target samples (bins x neurons) of a recording with an ``area`` label per neuron."""
-    prep = prepare_from_config(cfg, epochs=False, soft_norm=None, record=record)
+    prep = prepare_from_config(cfg, epochs=False, normalise=False, record=record)
     data = prep.data
     if data.areas is None:
         raise ValueError(f"data={cfg.data!r}: expected arrays 'source' and 'target', or an 'area' label per neuron")

@@ -243,7 +243,7 @@ def run_stim_lvm_fit(cfg: StimLVMFitConfig, run: Run) -> dict:
 
     if cfg.data is None:
         raise ValueError("data=None: expected a path (neurodyn fit stim-lvm --data FILE.npz)")
-    prep = prepare_from_config(cfg, epochs=False, soft_norm=None, record=run.out / "config.json")
+    prep = prepare_from_config(cfg, epochs=False, normalise=False, record=run.out / "config.json")
     pop = prep.data
     if pop.meta.get("units") != "spikes/s":
         raise ValueError(f"data={cfg.data!r}: expected rates in spikes/s for the Poisson stimulation model; "
