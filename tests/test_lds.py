@@ -332,7 +332,7 @@ def test_lds_fit_experiment_on_npz(tmp_path):
     np.savez(tmp_path / "sim.npz", rates=Y, t_ms=np.arange(40) * 10.0)
     run_experiment("lds-fit", tmp_path / "run", config={
         "data": str(tmp_path / "sim.npz"), "t_min_ms": None, "t_max_ms": None, "n_latents": 4, "grid_K": [],
-        "transition_ms": 150.0, "soft_norm": None, "max_iter": 60})
+        "transition_ms": 150.0, "soft_norm": None, "max_iter": 60, "units": "normalized"})  # latents, not spikes/s
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["K"] == 4
     assert m["signal_var_explained_train"] > 0.95

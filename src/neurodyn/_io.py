@@ -1,16 +1,33 @@
-"""Atomic file writes (DESIGN.md: temp file in the same folder, then rename)."""
+"""Atomic file writes (DESIGN.md: temp file in the same folder, then rename).
+
+Files get the mode an ordinary ``open(path, "w")`` would give them, ``0o666 & ~umask`` (0644 under the
+usual umask 022), so colleagues and web servers can read a run folder; `tempfile.mkstemp` alone would
+leave them 0600. Folders are made with ``Path.mkdir``, which applies the umask to 0o777.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "save_npz_atomic"]
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "file_mode", "save_npz_atomic",
+           "update_json"]
+
+_UMASK_LOCK = threading.Lock()
+
+
+def file_mode() -> int:
+    """``0o666 & ~umask``: the mode a newly created regular file gets under the current umask."""
+    with _UMASK_LOCK:                      # os.umask can only be read by setting it; restore at once
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -21,6 +38,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -50,6 +68,16 @@ def _json_default(obj: Any):
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n")
+
+
+def update_json(path: str | os.PathLike, key: str, value: Any) -> Path:
+    """Set ``key`` of the JSON object in ``path`` (created when missing), rewriting it atomically."""
+    path = Path(path)
+    obj = json.loads(path.read_text()) if path.is_file() else {}
+    if not isinstance(obj, dict):
+        raise ValueError(f"path={str(path)!r}: expected a JSON object to add {key!r} to")
+    obj[key] = value
+    return atomic_write_json(path, obj)
 
 
 def save_npz_atomic(path: str | os.PathLike, **arrays: Any) -> Path:

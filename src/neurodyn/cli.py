@@ -101,20 +101,15 @@ def list_cmd() -> None:
 
 @app.command("config")
 def config_cmd(name: str = typer.Argument(..., help="experiment name")) -> None:
-    """Print an experiment's default config with the meaning of each key (TOML)."""
-    from neurodyn.experiments.base import ConfigError, describe_config, get_experiment
+    """Print an experiment's default config with the meaning of each key (valid TOML: save it, edit it,
+    run it with --config; a None default is a commented line)."""
+    from neurodyn.experiments.base import ConfigError, config_toml, get_experiment
 
     try:
         spec = get_experiment(name)
     except ConfigError as exc:
         _fail(str(exc))
-    print(f"# {spec.name}: {spec.summary}")
-    if spec.quick:
-        print(f"# --quick sets: {json.dumps(spec.quick)}")
-    for key, default, desc in describe_config(spec):
-        if desc:
-            print(f"# {desc}")
-        print(f"{key} = {json.dumps(default)}")
+    sys.stdout.write(config_toml(spec))
 
 
 @app.command("run")
@@ -136,7 +131,8 @@ def run_cmd(
 def fit_cmd(
     model: str = typer.Argument(..., help="model to fit: the experiment MODEL-fit (e.g. lds, ei-subspace, rrr)"),
     data: Path = typer.Option(..., "--data", help="data file (.npz in the documented layout, .mat or .nwb)"),
-    sets: list[str] = typer.Option([], "--set", help="override a config key: key=value (repeatable)"),
+    sets: list[str] = typer.Option([], "--set", help="override a config key: key=value (repeatable; "
+                                   "key=None for None), e.g. align_event=start_time, window_ms=\\[-100,500]"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML or JSON config file"),
     out: Optional[Path] = typer.Option(None, "--out", help="run folder"),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -144,7 +140,12 @@ def fit_cmd(
     quiet: bool = typer.Option(False, "--quiet"),
     force: bool = typer.Option(False, "--force"),
 ) -> None:
-    """Fit a model to your recordings: runs experiment MODEL-fit with data=FILE."""
+    """Fit a model to your recordings: runs experiment MODEL-fit with data=FILE.
+
+    Window, units, normalisation and the hold/go transition come from the file; they are printed at the start and written to config.json.
+
+    Loading keys, each a --set: align_event, condition_column, window_ms, bin_ms, smooth_ms, units, t_min_ms, t_max_ms, soft_norm, transition_ms (see docs/data_format.md).
+    """
     from neurodyn.experiments.base import ConfigError, get_experiment
 
     name = f"{model}-fit"

@@ -9,7 +9,10 @@ Layout (DESIGN.md: conditions and trials lead, time in ms, rates in spikes/s):
   ``trial_mask (C, R_max)`` marking real trials (ragged trial counts per condition);
 * ``t_ms`` ``(T,)`` bin times (the end of each causal bin), ``bin_ms`` the bin width;
 * ``conditions`` ``(C,)`` labels, ``condition_table`` dict of per-condition columns (direction, delay,
-  stimulated, ...), ``neurons`` and ``areas`` ``(N,)`` labels.
+  stimulated, ...), ``neurons`` and ``areas`` ``(N,)`` labels;
+* ``meta``: provenance. The loaders set ``units`` (``"spikes/s"`` or ``"normalized"``, with
+  ``units_note`` saying how it was decided), ``transition_ms`` when the file names a hold/go transition,
+  and for spike-time files ``align_event``, ``condition_column``, ``window_ms`` and ``dropped_trials``.
 """
 
 from __future__ import annotations
@@ -51,13 +54,13 @@ class PopulationData:
 
     def __post_init__(self):
         rates = finite_array("rates", self.rates)
-        if rates.ndim == 2:
-            rates = rates[None]
         if rates.ndim != 3:
-            fail("rates", rates, "a (conditions, time, neurons) array")
+            hint = " (one condition? add a leading axis: rates[None])" if rates.ndim == 2 else ""
+            fail("rates", rates, f"a 3-d array (conditions, time, neurons){hint}")
         C, T, N = rates.shape
         if min(C, T, N) == 0:
-            fail("rates", rates, "at least one condition, time bin and neuron")
+            fail("rates", rates, "a non-empty 3-d array (conditions, time, neurons): at least one condition, "
+                 "time bin and neuron")
         t = finite_array("t_ms", self.t_ms)
         if t.shape != (T,):
             fail("t_ms", t, f"{T} times to match rates' time axis")
@@ -189,7 +192,10 @@ class PopulationData:
         """Write the documented ``.npz`` layout (docs/data_format.md), atomically."""
         from neurodyn._io import save_npz_atomic
         arrays = {"rates": self.rates, "t_ms": self.t_ms, "bin_ms": np.float64(self.bin_ms),
-                  "condition": self.conditions, "neuron": self.neurons}
+                  "condition": self.conditions, "neuron": self.neurons,
+                  "units": np.str_(self.meta.get("units", "spikes/s"))}
+        if "transition_ms" in self.meta:
+            arrays["transition_ms"] = np.float64(self.meta["transition_ms"])
         if self.counts is not None:
             arrays["counts"] = self.counts
         if self.areas is not None:

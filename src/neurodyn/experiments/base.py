@@ -22,15 +22,18 @@ counts as agreement). `compare_with_text` evaluates the references on a run's me
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import json
 import math
 import platform
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import typing
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,27 +41,47 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neurodyn._io import atomic_write_bytes, atomic_write_json, save_npz_atomic
 from neurodyn.progress import progress as _progress
 
 T = TypeVar("T")
 
-__all__ = ["ConfigError", "ExperimentConfig", "MetricInfo", "Reference", "Run", "compare_with_text", "describe",
-           "describe_config", "experiment", "get_experiment", "list_experiments", "metric_info", "provenance",
-           "resolve_config", "run_experiment"]
+__all__ = ["ConfigError", "ExperimentConfig", "MetricInfo", "Reference", "Run", "compare_with_text", "config_toml",
+           "describe", "describe_config", "experiment", "get_experiment", "list_experiments", "metric_info",
+           "provenance", "resolve_config", "run_experiment", "toml_value"]
 
 
 class ConfigError(ValueError):
     """A config key, type or value that an experiment does not accept (one-line message)."""
 
 
+_NONE_WORDS = ("none", "null")
+
+
+def _allows_none(annotation) -> bool:
+    return annotation is None or type(None) in typing.get_args(annotation)
+
+
 class ExperimentConfig(BaseModel):
-    """Base config: every experiment has a ``seed``; unknown keys are errors."""
+    """Base config: every experiment has a ``seed``; unknown keys are errors.
+
+    TOML has no null: for a key that accepts None, the string ``"None"`` (or ``"none"``, ``"null"``) in a
+    config file means None, as ``--set key=None`` does on the command line.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     seed: int = Field(0, ge=0, description="random seed (same seed, same result on the same backend)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_strings(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            data = {k: (None if isinstance(v, str) and v.strip().lower() in _NONE_WORDS and k in fields
+                        and _allows_none(fields[k].annotation) else v) for k, v in data.items()}
+        return data
 
 
 @dataclass
@@ -99,7 +122,7 @@ def get_experiment(name: str) -> ExperimentSpec:
     return _REGISTRY[name]
 
 
-def _format_validation_error(err: ValidationError) -> str:
+def _format_validation_error(err: ValidationError, config_cls: type[BaseModel] | None = None) -> str:
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "config"
@@ -110,11 +133,20 @@ def _format_validation_error(err: ValidationError) -> str:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
+            if config_cls is not None and len(e["loc"]) == 1:
+                allowed = list(config_cls.model_fields)
+                close = difflib.get_close_matches(str(e["loc"][0]), allowed, n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                msg = f"unknown key ({hint}allowed: {', '.join(allowed)})"
         parts.append(f"{loc}={vtxt}: {msg}")
     return "; ".join(parts)
 
 
 def _parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON when it parses (``1``, ``[1, 2]``, ``true``), ``None``/``none``/``null`` as
+    None, anything else as the string itself."""
+    if text.strip().lower() in _NONE_WORDS:
+        return None
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -151,17 +183,29 @@ def _merge(base: dict, over: dict) -> dict:
 
 def resolve_config(spec: ExperimentSpec, given: dict[str, Any] | None = None, quick: bool = False,
                    seed: int | None = None) -> ExperimentConfig:
-    """Defaults, then ``quick`` overrides, then ``given`` (file and --set), then ``seed``."""
+    """Defaults, then ``quick`` overrides, then ``given`` (file and --set), then ``seed``.
+
+    With ``quick``, a given value that equals the key's default does not undo the quick setting: a file
+    printed by ``neurodyn config`` lists every default, and ``--quick`` must still shrink its run.
+    """
     data: dict[str, Any] = {}
+    given = dict(given or {})
     if quick:
         data = _merge(data, spec.quick)
-    data = _merge(data, given or {})
+        fields = spec.config_cls.model_fields
+        for k in spec.quick:
+            if k in given and k in fields:
+                f = fields[k]
+                default = f.default if f.default_factory is None else f.default_factory()
+                if given[k] == default:
+                    del given[k]
+    data = _merge(data, given)
     if seed is not None:
         data["seed"] = seed
     try:
         return spec.config_cls(**data)
     except ValidationError as err:
-        raise ConfigError(f"{spec.name} config: {_format_validation_error(err)}") from None
+        raise ConfigError(f"{spec.name} config: {_format_validation_error(err, spec.config_cls)}") from None
 
 
 def describe_config(spec: ExperimentSpec) -> list[tuple[str, Any, str]]:
@@ -171,6 +215,60 @@ def describe_config(spec: ExperimentSpec) -> list[tuple[str, Any, str]]:
         default = f.default if f.default_factory is None else f.default_factory()
         rows.append((name, default, f.description or ""))
     return rows
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML value (inline arrays and tables); None has no TOML form and is refused."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)                                     # shortest round-trip form, e.g. 1e-07, 0.5
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value))                      # JSON escapes are valid TOML basic strings
+    if isinstance(value, dict):
+        items = [f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items() if v is not None]
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if value is None:
+        raise TypeError("value=None: expected a value TOML can hold (None is written as a commented line)")
+    raise TypeError(f"value={value!r}: expected a number, string, boolean, list or table for TOML")
+
+
+def config_toml(spec: ExperimentSpec) -> str:
+    """An experiment's default config as TOML, each key preceded by its meaning as a comment.
+
+    A None default has no TOML form: it is written as a commented line (``# key = "None"``), so the
+    file parses and, read back with `resolve_config`, gives the same config (the key keeps its default);
+    ``key = "None"`` sets None explicitly (`ExperimentConfig`).
+    """
+    lines = [f"# {spec.name}: {spec.summary}"]
+    if spec.quick:
+        lines.append(f"# --quick sets: {', '.join(f'{k} = {toml_value(v)}' for k, v in spec.quick.items())}")
+    for key, default, desc in describe_config(spec):
+        if desc:
+            lines.append(f"# {desc}")
+        if default is None:
+            lines.append(f'# {_toml_key(key)} = "None"  (the default; uncomment and give a value to set it)')
+        else:
+            lines.append(f"{_toml_key(key)} = {toml_value(default)}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass

@@ -30,8 +30,8 @@ from pydantic import Field
 from sklearn.decomposition import PCA
 
 from neurodyn.analysis import evoked_energy, henrici, observability_gramian, preferred_initial_conditions
+from neurodyn.data.prepare import transition_bin
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.experiments.lds_fit import transition_bin
 from neurodyn.report.figures import new_figure, plot_spectrum
 
 

@@ -28,8 +28,10 @@ seed 0): ``heldout_neuron_r2`` 0.464 against the PCA-ridge baseline's 0.458.
 The run folder holds ``model.npz`` (`EISubspaceNetwork.save`), which `neurodyn.models.load_model` reads
 and ``perturbation-design --set model=RUN`` uses.
 
-Default data: the bundled CC0 M1 center-out dataset (8 directions, 141 units), soft-normalised
-``r / (range + 5)``; without single trials the signal variance is the plain variance (noise_var = 0).
+Data as for `lds-fit` (`neurodyn.data.prepare`): a user's recording whole, normalised by its units, with
+its own transition or one epoch, the resolved settings printed and in config.json; without ``data`` the
+bundled CC0 M1 center-out dataset (8 directions, 141 units), soft-normalised ``r / (range + 5)``, -400..400
+ms, transition -150 ms. Without single trials the signal variance is the plain variance (noise_var = 0).
 """
 
 from __future__ import annotations
@@ -37,21 +39,17 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.experiments.lds_fit import load_rates as load_lds_rates
-from neurodyn.experiments.lds_fit import transition_bin
 from neurodyn.analysis import signal_variance_explained
+from neurodyn.data.prepare import prepare_from_config
+from neurodyn.experiments._data_options import EpochOptions
+from neurodyn.experiments.base import Run, experiment
 from neurodyn.models.ei_subspace import EISubspaceNetwork
 from neurodyn.models.heldout import score_new_conditions
 from neurodyn.report.figures import new_figure, plot_spectrum, rate_label, small_multiples
 
 
-class EISubspaceFitConfig(ExperimentConfig):
+class EISubspaceFitConfig(EpochOptions):
     data: str | None = Field(None, description="path to a .npz/.mat/.nwb dataset (None: bundled M1 data)")
-    t_min_ms: float | None = Field(-400.0, description="first time bin kept (ms; None: all)")
-    t_max_ms: float | None = Field(400.0, description="last time bin kept (ms; None: all)")
-    transition_ms: float | None = Field(-150.0, description="hold->go input transition time (ms; None: one epoch)")
-    soft_norm: float | None = Field(5.0, ge=0, description="soft normalisation constant (spikes/s; None: raw)")
     n_units: int = Field(2000, ge=4, description="network size N (seed 001: 1500-2500)")
     n_latents: int = Field(20, ge=1, description="task-dynamics dimension K (N/100)")
     max_iter: int = Field(30, ge=1, description="EM iterations")
@@ -63,21 +61,16 @@ class EISubspaceFitConfig(ExperimentConfig):
     test_every: int = Field(4, ge=2, description="every test_every-th condition (from 1) is held out")
 
 
-def load_rates(cfg):
-    """Data, soft-normalised rates and the transition bin for a config with data/t_min/t_max/soft_norm."""
-    data, Y = load_lds_rates(cfg)
-    return data, Y, transition_bin(data.t_ms, cfg.transition_ms)
-
-
 @experiment("ei-subspace-fit", EISubspaceFitConfig,
             "Seed 001 §10/§12: balanced Dale E/I network with a self-contained subspace fit by penalised EM; "
             "train/held-out signal variance and constraint residuals.",
             # quick: 8 latents, 15 EM iterations, a 100-iteration initialising LDS; training signal
             # variance 0.748 / 0.750 (seeds 0 / 1; 0.58 with 4 latents and 6 iterations), 35-54 s
             quick={"n_units": 300, "n_latents": 8, "max_iter": 15, "w_iter": 100, "lds_iter": 100,
-                   "t_min_ms": -200.0, "t_max_ms": 300.0})
+                   "bundled_window_ms": [-200.0, 300.0]})
 def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
-    data, Y, tb = load_rates(cfg)
+    prep = prepare_from_config(cfg, min_conditions=2, record=run.out / "config.json")
+    data, Y, tb = prep.data, prep.Y, prep.transition_bin
     C, T, D = Y.shape
     test = np.arange(C) % cfg.test_every == 1
     if test.all() or not test.any():
@@ -123,7 +116,7 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
     for pred, idx, name, what in ((pred_train, np.flatnonzero(~test), "ei_subspace_fit_train", "forward prediction"),
                                   (pred_test, np.flatnonzero(test), "ei_subspace_fit_heldout", "co-smoothing (held out)")):
         fig = small_multiples(data.t_ms, Y[idx], pred, titles=[f"condition {c}" for c in idx],
-                              ylabel=rate_label(cfg.soft_norm), model_label=what)
+                              ylabel=rate_label(prep.soft_norm, data.meta.get("units", "spikes/s")), model_label=what)
         run.save_figure(fig, name, f"Seed 001 Fig. 2e, §12: data (solid) and {what} (dashed) of every "
                                    f"{'training' if name.endswith('train') else 'held-out'} condition")
     e_s = model.estep_seconds_[1:] if model.n_iter_ > 1 else model.estep_seconds_

@@ -34,10 +34,12 @@ trial averages the LDS's latents from the held-in neurons predict the others abo
 K principal components do (the smoother's use of the dynamics adds little when the data are nearly
 noise-free).
 
-Default data: the bundled CC0 M1 center-out dataset (8 reach directions, 141 units), soft-normalised
-``r / (range + 5)`` as its SOURCE notes advise; the window (-400..400 ms) and the transition (-150 ms)
-are in ms from movement onset; K is chosen from ``grid_K`` over
-condition folds by the co-smoothing R^2 of held-out neurons (`grid_search_lds`).
+Data (`neurodyn.data.prepare`): with ``data``, a user's recording is used whole, soft-normalised only
+when its rates are in spikes/s, with the hold/go transition the file names (else one input epoch); the
+resolved settings are printed and written to config.json. Without ``data``: the bundled CC0 M1
+center-out dataset (8 reach directions, 141 units), soft-normalised ``r / (range + 5)`` as its SOURCE
+notes advise, its window (-400..400 ms) and transition (-150 ms) in ms from movement onset. K is chosen
+from ``grid_K`` over condition folds by the co-smoothing R^2 of held-out neurons (`grid_search_lds`).
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ from pydantic import Field
 from sklearn.exceptions import ConvergenceWarning
 
 from neurodyn.analysis import henrici, signal_variance_explained
-from neurodyn.data import load, load_example, soft_normalize
-from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.data.prepare import prepare_from_config, transition_bin
+from neurodyn.experiments._data_options import EpochOptions
+from neurodyn.experiments.base import Run, experiment
 from neurodyn.models.lds import (
     LDS,
     bootstrap_eigenvalues,
@@ -61,59 +64,33 @@ from neurodyn.models.lds import (
 from neurodyn.report.figures import new_figure, plot_spectrum, rate_label, small_multiples
 
 
-class LDSFitConfig(ExperimentConfig):
+class LDSFitConfig(EpochOptions):
     data: str | None = Field(None, description="path to a .npz/.mat/.nwb dataset (None: bundled M1 data)")
-    t_min_ms: float | None = Field(-400.0, description="first time bin kept (ms; None: all)")
-    t_max_ms: float | None = Field(400.0, description="last time bin kept (ms; None: all)")
     n_latents: int = Field(5, ge=1, description="latent dimension K when no grid is given")
-    transition_ms: float | None = Field(-150.0, description="hold->go input transition time (ms; None: one epoch)")
     grid_K: list[int] = Field([3, 5, 8], description="K values for the cross-validated grid search ([]: use n_latents)")
     grid_transition_ms: list[float] = Field(default_factory=list, description="transition times for the grid search")
     grid_folds: int = Field(4, ge=2, description="condition folds of the grid search")
-    soft_norm: float | None = Field(5.0, ge=0, description="soft normalisation constant (spikes/s; None: raw rates)")
     max_iter: int = Field(150, ge=1, description="EM iterations (upper bound)")
     tol: float = Field(1e-7, gt=0, description="EM relative log-likelihood tolerance")
     n_boot: int = Field(0, ge=0, description="bootstrap refits over trials (needs single trials)")
 
 
-def load_rates(cfg):
-    """The dataset of a config with ``data``/``t_min_ms``/``t_max_ms``/``soft_norm`` keys (bundled M1 data
-    when ``data`` is None), cut to the time window, and its rates soft-normalised ``r / (range + c)``."""
-    data = load_example("hatsopoulos2007") if cfg.data is None else load(cfg.data)
-    lo = -np.inf if cfg.t_min_ms is None else cfg.t_min_ms
-    hi = np.inf if cfg.t_max_ms is None else cfg.t_max_ms
-    data = data.select_time(lo, hi)
-    Y = data.rates if cfg.soft_norm is None else soft_normalize(data.rates, cfg.soft_norm)
-    return data, Y
-
-
-def transition_bin(t_ms: np.ndarray, transition_ms: float | None) -> int | None:
-    """Index of the first bin of the go epoch (piecewise-constant inputs of seed 001 §9)."""
-    if transition_ms is None:
-        return None
-    k = int(np.searchsorted(t_ms, transition_ms))
-    if k < 2 or k > t_ms.size - 1:
-        raise ValueError(f"transition_ms={transition_ms}: expected a time inside the window "
-                         f"({t_ms[2]:.0f} to {t_ms[-1]:.0f} ms) so both epochs have bins")
-    return k
-
-
 @experiment("lds-fit", LDSFitConfig,
             "Seed 001 §9/§12: latent LDS with hold/go inputs fit by EM; co-smoothing of held-out neurons on "
             "held-out conditions against a PCA-ridge baseline, eigenvalues, Henrici non-normality.",
-            quick={"n_latents": 4, "grid_K": [], "max_iter": 40, "t_min_ms": -200.0, "t_max_ms": 300.0})
+            quick={"n_latents": 4, "grid_K": [], "max_iter": 40, "bundled_window_ms": [-200.0, 300.0]})
 def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
-    data, Y = load_rates(cfg)
-    scale = 1.0 if cfg.soft_norm is None else (np.ptp(data.rates.reshape(-1, data.n_neurons), axis=0) + cfg.soft_norm)
+    prep = prepare_from_config(cfg, min_conditions=2, record=run.out / "config.json")
+    data, Y, scale = prep.data, prep.Y, prep.scale
     C, T, N = Y.shape
     if C < 2:
         raise ValueError(f"data={cfg.data!r}: expected at least 2 conditions for the held-out score; found {C}")
     if N < 3:
         raise ValueError(f"data={cfg.data!r}: expected at least 3 neurons for co-smoothing; found {N}")
-    K, tr_ms = cfg.n_latents, cfg.transition_ms
+    K, tr_ms = cfg.n_latents, prep.transition_ms
     if cfg.grid_K or cfg.grid_transition_ms:
         Ks = cfg.grid_K or [cfg.n_latents]
-        trs = cfg.grid_transition_ms or [cfg.transition_ms]
+        trs = cfg.grid_transition_ms or [prep.transition_ms]
         res = grid_search_lds(Y, Ks, [transition_bin(data.t_ms, t) for t in trs],
                               n_folds=min(cfg.grid_folds, C), max_iter=min(cfg.max_iter, 100), seed=cfg.seed)
         K = res["best_K"]
@@ -167,11 +144,12 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
     ax[0].set_title(f"eigenvalues of A (K={K}, per time bin)")
     run.save_figure(fig, "lds_fit", "Seed 001 Ext. Data Fig. 4a: eigenvalues of the fitted A (unit circle grey)")
     labels = [f"condition {c}" for c in range(Y.shape[0])]
-    fig = small_multiples(data.t_ms, Y, pred_train, titles=labels, ylabel=rate_label(cfg.soft_norm),
+    ylabel = rate_label(prep.soft_norm, data.meta.get("units", "spikes/s"))
+    fig = small_multiples(data.t_ms, Y, pred_train, titles=labels, ylabel=ylabel,
                           model_label="forward prediction (train)")
     run.save_figure(fig, "lds_fit_train", "Seed 001 §12: data (solid) and noise-free forward prediction (dashed), "
                                           "every condition, the three most variable neurons")
-    fig = small_multiples(data.t_ms, Y, cv["prediction"], titles=labels, ylabel=rate_label(cfg.soft_norm),
+    fig = small_multiples(data.t_ms, Y, cv["prediction"], titles=labels, ylabel=ylabel,
                           model_label="co-smoothing (held out)")
     run.save_figure(fig, "lds_fit_heldout", "Co-smoothing: each neuron of each condition predicted (dashed) from "
                                             "the other neurons, by a model fitted without that condition; every "
@@ -179,7 +157,7 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
     if cfg.n_boot > 0:
         if not data.has_trials:
             raise ValueError(f"n_boot={cfg.n_boot}: expected single trials in the data for the bootstrap")
-        trials = [t if cfg.soft_norm is None else soft_normalize(t, cfg.soft_norm) for t in data.trial_list()]
+        trials = [prep.normalise(t) for t in data.trial_list()]
         eigs = bootstrap_eigenvalues(trials, K, tb, n_boot=cfg.n_boot, seed=cfg.seed, max_iter=cfg.max_iter,
                                      tol=cfg.tol)
         H, xe, ye = eigenvalue_density(eigs)

@@ -9,7 +9,9 @@ alignment (principal angles) with the source area's leading PCs.
 
 Data: the documented ``.npz`` layout (docs/data_format.md) with an ``area`` label per neuron. Single
 trials (``spikes`` + ``trial_condition``) are used as independent sequences when present, otherwise the
-trial-averaged ``rates`` of each condition are. Rates are soft-normalised ``r / (range + c)``.
+trial-averaged ``rates`` of each condition are. Loading, window and units as for every fit
+(`neurodyn.data.prepare`, settings printed and in config.json); rates in spikes/s are soft-normalised
+``r / (range + c)`` (``soft_norm``, auto: 5), values already normalised are used as they are.
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from neurodyn.data import load, soft_normalize
-from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.data import soft_normalize
+from neurodyn.data.prepare import prepare_from_config
+from neurodyn.experiments._data_options import RateOptions
+from neurodyn.experiments.base import Run, experiment
 from neurodyn.models.multi_area_lds import MultiAreaLDS
 from neurodyn.report.figures import new_figure
 
 
-class MultiAreaFitConfig(ExperimentConfig):
+class MultiAreaFitConfig(RateOptions):
     data: str | None = Field(None, description="path to a .npz/.mat/.nwb dataset with an area label per neuron")
     latent_dim: int = Field(4, ge=1, description="latent dimension per area")
-    soft_norm: float | None = Field(5.0, ge=0, description="soft normalisation constant (None: raw rates)")
     max_iter: int = Field(100, ge=1, description="EM iterations")
     tol: float = Field(1e-7, gt=0, description="EM relative log-likelihood tolerance")
     rel_tol: float = Field(0.1, gt=0, lt=1, description="singular values above rel_tol x the largest count "
@@ -41,7 +44,8 @@ def run_multi_area_fit(cfg: MultiAreaFitConfig, run: Run) -> dict:
     if cfg.data is None:
         raise ValueError("data=None: expected a dataset with an 'area' label per neuron (neurodyn fit multi-area "
                          "--data FILE.npz)")
-    data = load(cfg.data)
+    prep = prepare_from_config(cfg, epochs=False, record=run.out / "config.json")
+    data = prep.data
     if data.areas is None:
         raise ValueError(f"data={cfg.data!r}: expected an 'area' label per neuron")
     names, first = np.unique(data.areas, return_index=True)
@@ -55,8 +59,8 @@ def run_multi_area_fit(cfg: MultiAreaFitConfig, run: Run) -> dict:
                          f"({min(sizes)})")
     Y = np.concatenate(data.trial_list(), axis=0) if data.has_trials else data.rates
     Y = Y[..., order]
-    if cfg.soft_norm is not None:
-        Y = soft_normalize(Y, cfg.soft_norm)
+    if prep.soft_norm is not None:
+        Y = soft_normalize(Y, prep.soft_norm)
     model = MultiAreaLDS((cfg.latent_dim,) * names.size, max_iter=cfg.max_iter, tol=cfg.tol).fit(Y, sizes)
     model.save(run.out / "model.npz")        # load with neurodyn.models.load_model(RUN)
     ll = np.asarray(model.loglik_)

@@ -47,9 +47,9 @@ from pydantic import Field
 
 from neurodyn.analysis import preferred_initial_conditions, spectral_abscissa
 from neurodyn.connectivity.soc import soc
+from neurodyn.data.prepare import prepare_fit_data
 from neurodyn.dynamics import Linear, simulate
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.experiments.ei_subspace_fit import EISubspaceFitConfig, load_rates
 from neurodyn.experiments.opto_perturbation import decay_time, task_activity_basis
 from neurodyn.models.ei_subspace import EISubspaceNetwork
 from neurodyn.perturb.inputs import OptogeneticStimulation
@@ -117,8 +117,8 @@ def run_reservoir(cfg: ReservoirConfig, run: Run) -> dict:
     d_end = dsoc[:, off_soc]
     proj_soc = float((np.linalg.norm(d_end @ basis_soc, axis=-1) / np.linalg.norm(d_end, axis=-1)).mean())
     # subspace model fit to the bundled data, stimulated in the same way (10-ms steps)
-    fcfg = EISubspaceFitConfig(t_min_ms=-200.0, t_max_ms=300.0)
-    data, Y, tb = load_rates(fcfg)
+    prep = prepare_fit_data(None, bundled_window_ms=(-200.0, 300.0), echo=None)
+    data, Y, tb = prep.data, prep.Y, prep.transition_bin
     m = EISubspaceNetwork(cfg.subspace_units, cfg.subspace_latents, tb, max_iter=cfg.max_iter, w_iter=150,
                           lds_iter=50, max_spectral_radius=cfg.max_spectral_radius, seed=cfg.seed).fit(Y)
     n_steps = int(round((cfg.stim_ms + cfg.move_ms) / dt_out)) + 1

@@ -1,7 +1,10 @@
 """Experiment `rrr-fit`: communication subspace between two recorded areas by reduced-rank regression.
 
 Seed 000 (communication subspace ``B_{1->2}``, refs. 11-12) and Semedo et al. 2019: reads ``source`` and
-``target`` (samples x neurons) from an ``.npz`` file (``neurodyn fit rrr --data FILE.npz``), chooses the
+``target`` (samples x neurons) from an ``.npz`` file (``neurodyn fit rrr --data FILE.npz``), or any
+recording with an ``area`` label per neuron (.npz/.mat/.nwb, loaded like every fit by
+`neurodyn.data.prepare`), whose ``source_area`` and ``target_area`` neurons give the samples (every
+time bin of every single trial, or of every condition without trials); it chooses the
 rank by 10-fold cross-validation (smallest rank within one SEM of the best), compares with ridge and
 full-rank regression, and reports how the predictive dimensions align with the source's dominant
 dimensions (top principal components). Without ``data`` it runs on synthetic two-area data with a known
@@ -16,13 +19,17 @@ import numpy as np
 from pydantic import Field
 
 from neurodyn.analysis.communication import predictive_alignment, rrr_cross_validate, synthetic_communication
-from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.data.prepare import prepare_from_config
+from neurodyn.experiments._data_options import DataOptions
+from neurodyn.experiments.base import Run, experiment
 from neurodyn.report.figures import new_figure
 
 
-class RRRFitConfig(ExperimentConfig):
-    data: str | None = Field(None, description="npz file with arrays `source` and `target` (samples x neurons); "
-                                               "none: synthetic data with a known rank")
+class RRRFitConfig(DataOptions):
+    data: str | None = Field(None, description="npz file with arrays `source` and `target` (samples x neurons), or "
+                                               "a recording with area labels; none: synthetic data with a known rank")
+    source_area: str | None = Field(None, description="recordings with area labels: source area (None: the first)")
+    target_area: str | None = Field(None, description="recordings with area labels: target area (None: the second)")
     n_folds: int = Field(10, ge=2, description="cross-validation folds (Semedo et al. 2019 use 10)")
     max_rank: int | None = Field(None, ge=1, description="largest rank tested (default min(source, target neurons))")
     n_samples: int = Field(2000, ge=20, description="synthetic data: samples")
@@ -30,6 +37,37 @@ class RRRFitConfig(ExperimentConfig):
     n_target: int = Field(30, ge=2, description="synthetic data: target neurons")
     true_rank: int = Field(3, ge=1, description="synthetic data: rank of the communication subspace")
     noise: float = Field(2.0, ge=0, description="synthetic data: target noise SD")
+
+
+def _has_pair(path: str) -> bool:
+    if Path(path).suffix.lower() != ".npz" or not Path(path).is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {"source", "target"} <= set(getattr(z, "files", ()))
+    except Exception:  # unreadable: the recording loader below gives the one-line error
+        return False
+
+
+def load_areas(cfg, record=None) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target samples (bins x neurons) of a recording with an ``area`` label per neuron."""
+    prep = prepare_from_config(cfg, epochs=False, normalise=False, record=record)
+    data = prep.data
+    if data.areas is None:
+        raise ValueError(f"data={cfg.data!r}: expected arrays 'source' and 'target', or an 'area' label per neuron")
+    names, first = np.unique(data.areas, return_index=True)
+    names = [str(a) for a in names[np.argsort(first)]]
+    src = cfg.source_area if cfg.source_area is not None else names[0]
+    tgt = cfg.target_area if cfg.target_area is not None else (names[1] if len(names) > 1 else None)
+    for key, a in (("source_area", src), ("target_area", tgt)):
+        if a is None or a not in names:
+            raise ValueError(f"{key}={a!r}: expected one of the recording's areas {names} (two are needed)")
+    if src == tgt:
+        raise ValueError(f"target_area={tgt!r}: expected an area other than source_area")
+    Z = np.concatenate(data.trial_list(), axis=0) if data.has_trials else data.rates
+    Z = Z.reshape(-1, data.n_neurons)
+    areas = data.areas.astype(str)
+    return Z[:, areas == src], Z[:, areas == tgt]
 
 
 def load_pair(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +93,10 @@ def load_pair(path: str) -> tuple[np.ndarray, np.ndarray]:
             quick={"n_samples": 400, "n_source": 12, "n_target": 8, "true_rank": 2, "noise": 1.0})
 def run_rrr_fit(cfg: RRRFitConfig, run: Run) -> dict:
     if cfg.data is not None:
-        X, Y = load_pair(cfg.data)
+        if _has_pair(cfg.data):
+            X, Y = load_pair(cfg.data)
+        else:
+            X, Y = load_areas(cfg, record=run.out / "config.json")
         true_rank = None
     else:
         X, Y, _ = synthetic_communication(cfg.n_samples, cfg.n_source, cfg.n_target, cfg.true_rank, cfg.noise,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from neurodyn.experiments._data_options import DataOptions
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.models.stim_lvm import (
     StimLVM,
@@ -216,7 +217,7 @@ def run_stim_lvm(cfg: StimLVMConfig, run: Run) -> dict:
     }
 
 
-class StimLVMFitConfig(ExperimentConfig):
+class StimLVMFitConfig(DataOptions):
     data: str | None = Field(None, description="path to a .npz/.mat/.nwb recording with a stimulated flag per condition")
     stim_on_ms: float = Field(0.0, description="stimulation onset (ms, on the file's t_ms clock)")
     stim_off_ms: float = Field(200.0, description="stimulation offset (ms)")
@@ -251,11 +252,15 @@ def paired_conditions(data):
             "Seed 001 §8: fit the stimulation LVM to a recording with stimulated and non-stimulated conditions",
             quick={"n_null": 2, "max_iter": 300, "n_posterior": 20})
 def run_stim_lvm_fit(cfg: StimLVMFitConfig, run: Run) -> dict:
-    from neurodyn.data import load
+    from neurodyn.data.prepare import prepare_from_config
 
     if cfg.data is None:
         raise ValueError("data=None: expected a path (neurodyn fit stim-lvm --data FILE.npz)")
-    pop = load(cfg.data)
+    prep = prepare_from_config(cfg, epochs=False, normalise=False, record=run.out / "config.json")
+    pop = prep.data
+    if pop.meta.get("units") != "spikes/s":
+        raise ValueError(f"data={cfg.data!r}: expected rates in spikes/s for the Poisson stimulation model; "
+                         f"found {pop.meta.get('units_note')} (declare units='spikes/s' if they are)")
     ix, iy = paired_conditions(pop)
     t = pop.t_ms
     counts = pop.counts if pop.counts is not None else np.ones(pop.rates.shape)
