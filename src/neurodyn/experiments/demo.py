@@ -137,7 +137,7 @@ def _lds(cfg, run: Run, data, Y, out: dict):
                lds_heldout_neuron_r2=float(cv["heldout_neuron_r2"]),
                lds_heldout_neuron_r2_baseline=float(cv["heldout_neuron_r2_baseline"]),
                lds_eig_max_abs=float(np.max(np.abs(lam))), lds_henrici=float(henrici(model.A_)),
-               lds_stop_reason=model.stop_reason_)
+               lds_em_converged=model.stop_reason_ == "converged")
     return model
 
 
