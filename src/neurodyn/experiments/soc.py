@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from neurodyn.analysis import eigenvalues, evoked_energy, observability_gramian, preferred_initial_conditions
+from neurodyn.analysis import eigenvalues, evoked_energy, henrici, observability_gramian, preferred_initial_conditions
 from neurodyn.connectivity.soc import soc
 from neurodyn.dynamics import Tanh, simulate
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
@@ -33,7 +33,9 @@ class SOCConfig(ExperimentConfig):
     rho: float = Field(10.0, gt=0, description="approximate spectral radius of the initial matrix")
     gamma: float = Field(3.0, gt=0, description="inhibition/excitation ratio")
     target: float = Field(0.15, description="stop when alpha(W) < target")
-    eta: float = Field(10.0, gt=0, description="learning rate of eq. (C.19)")
+    eta: float = Field(10.0, gt=0, description="learning rate of eq. (C.19) (the bold driver's smallest step)")
+    schedule: str = Field("bold-driver", pattern="^(bold-driver|thesis)$",
+                          description="step-size schedule: 'bold-driver' (default) or 'thesis' (fixed eta)")
     max_iter: int = Field(5000, ge=1, description="iteration cap of the optimisation")
     device: str = Field("auto", pattern="^(auto|cpu|gpu)$", description="'auto', 'cpu' or 'gpu'")
     tau_ms: float = Field(200.0, gt=0, description="time constant (ms)")
@@ -51,7 +53,7 @@ class SOCConfig(ExperimentConfig):
             quick={"n": 60, "target": 0.5, "duration_ms": 600.0, "dt_ms": 1.0, "n_random": 50})
 def run_soc(cfg: SOCConfig, run: Run) -> dict:
     res = soc(cfg.n, cfg.p, cfg.rho, cfg.gamma, cfg.target, cfg.eta, cfg.seed, tau=cfg.tau_ms,
-              max_iter=cfg.max_iter, device=cfg.device)
+              max_iter=cfg.max_iter, device=cfg.device, schedule=cfg.schedule)
     net = res.network
     W0, W = res.initial_W, np.asarray(net.W)
     n, m = cfg.n, cfg.n // 2
@@ -113,7 +115,8 @@ def run_soc(cfg: SOCConfig, run: Run) -> dict:
         axis.set_title(title)
     run.save_figure(fig, "soc", "Thesis Fig. 1.6: stability-optimised circuit (spectra, optimisation, rates)")
     run.note(f"alpha(W) went from {res.alpha_history[0]:.3f} to {res.alpha:.3f} in {res.iterations} iterations "
-             f"({res.seconds:.1f} s, path {res.device}); ||x0|| = {norm:.3g}.")
+             f"({res.seconds:.1f} s, path {res.device}, schedule {cfg.schedule}, {res.extra['threads']} BLAS "
+             f"thread(s)); ||x0|| = {norm:.3g}.")
     run.note(f"eps(a1) = {e_a1:.1f} versus {np.mean(e_rand):.2f} on average for {cfg.n_random} random unit x0.")
     ie = res.ie_ratio
     return {
@@ -122,6 +125,8 @@ def run_soc(cfg: SOCConfig, run: Run) -> dict:
         "iterations": int(res.iterations),
         "converged": bool(res.converged),
         "soc_seconds": float(res.seconds),
+        "blas_threads": int(res.extra["threads"]),
+        "henrici": float(henrici(W)),
         "energy_ratio_a1_vs_random": float(e_a1 / np.mean(e_rand)),
         "energy_a1": e_a1,
         "inhibitory_density": res.inhibitory_density,
