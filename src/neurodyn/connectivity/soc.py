@@ -18,6 +18,33 @@ abscissa is about rho. Excitatory weights stay fixed. Repeat steps 1-8 until ``a
 8. Keep the inhibitory density <= 0.4: zero all but the ``floor(0.4 N M)`` largest-magnitude inhibitory
    weights (the "60 % smallest" of the text), and remove self-loops (``W_ii = 0``).
 
+Step-size schedules (``schedule``). ``"thesis"`` is Appendix C.1 as written: a fixed learning rate eta
+in step 5 (iterates identical to the code before schedules existed). ``"bold-driver"`` (default) keeps
+steps 1-8 and changes only the eta of step 5 from one iteration to the next (Battiti's "bold driver"):
+
+    eta_eff,k = max(eta, min(eta_k, c * rms(W_I) / ||G_I||_F)),     rms(W_I) = ||W_I||_F / sqrt(N),
+    eta_{k+1} = 1.3 eta_eff,k  if alpha(W_{k+1}) < alpha(W_k),  else  max(eta, 0.5 eta_eff,k),
+
+with G_I the gradient's inhibitory columns and c = ``max_step`` = 0.8: a step never moves the inhibitory
+weights by more than 0.8 times the inhibitory input norm of a typical neuron, and never by less than
+the thesis's fixed step. Why the cap: ``||G_I||_F`` falls roughly like 1/N at a fixed rms weight (measured
+at the initial matrices: ``||G_I|| / ||W_I||`` = 2.2e-3, 7.6e-4, 4.7e-4, 1.8e-4 at N = 100, 200, 400,
+1000), so the uncapped bold driver must grow eta with N and, at N = 1000, overshoots (eta about 270 ->
+alpha oscillating between 0.27 and 0.99); the cap expresses the step in units of the weights, which is
+independent of N. Both schedules apply steps 5-8 after every update, so every iterate obeys Dale's law,
+the inhibitory density bound, the I/E ratio and has no self-loops. Measured iterations to alpha < 0.15
+(p = 0.1, rho = 10, seed 0; fixed eta = 10 in brackets): N = 60 (target 0.5) 44 (126); N = 100 415
+(1248); N = 200 298 (1666); N = 400 218 (1833); N = 1000 204 (about 2,400 extrapolated). Seed 001 §13
+(p = 0.25, R = 10, gamma = 1, target 0.5): see docs/benchmarks.md. Caps tried at N = 200 (seeds 0 / 1):
+c = 0.3: 615 / 516, 0.5: 348 / 415, 0.8: 298 / 315, 1.2: 243 (seed 0), 2.0: 534 (seed 0), none: 222;
+0.8 is the largest that converged at N = 1000. A schedule with memory (eta_k) is no longer memoryless,
+so checkpoints store eta_k next to W.
+
+BLAS threads (``threads``; default chosen by `soc`): one thread below N = 1000, beyond that the cores the
+1-minute load average leaves idle. Measured on the 2-core development machine at load average 11
+(wall ms per iteration, 1 thread vs 2): N = 200 58-83 vs 766-1335, N = 400 249-354 vs 3202-7306:
+a multi-threaded BLAS on busy cores waits for its slowest thread and is 9-29x slower.
+
 The thesis uses eta = 5; the authors' public code (and the default here) eta = 10. Because step 8
 follows step 7, the mean I/E ratio after an iteration is gamma up to the small pruned mass (reported
 by `SOCResult.ie_ratio`).
@@ -428,7 +455,8 @@ def soc(n: int = 200, p: float = 0.1, rho: float = 10.0, gamma: float = 3.0, tar
         Stop when ``alpha(W) < target`` (thesis 0.15; seed 001 §13 uses 0.5). Must be below the
         initial spectral abscissa.
     eta : float > 0
-        Learning rate of step 5 (eq. C.19).
+        Learning rate of step 5 (eq. C.19): fixed for ``schedule="thesis"``, the smallest step of the
+        bold driver.
     seed : int
         Seed of the initial random matrix.
     tau : float
@@ -439,6 +467,13 @@ def soc(n: int = 200, p: float = 0.1, rho: float = 10.0, gamma: float = 3.0, tar
     device : "auto", "cpu" or "gpu"
         "cpu": shared-Schur SciPy path; "gpu": JAX matrix-sign path on JAX's default device (a warning
         when that is not a GPU); "auto": "gpu" when ``jax.default_backend()`` is a GPU, else "cpu".
+    schedule : "bold-driver" or "thesis"
+        Step-size schedule (module docstring): the capped bold driver (default) or the fixed eta of
+        Appendix C.1.
+    max_step : float > 0
+        Cap c of the bold driver: ``eta ||G_I||_F <= c ||W_I||_F / sqrt(N)`` (default 0.8).
+    threads : int or None
+        BLAS threads (threadpoolctl) for the run; None: chosen from N and the idle cores.
     checkpoint : path or None
         ``.npz`` file that makes the run resumable (see `soc_from_matrix`); written every
         ``checkpoint_every`` iterations.
