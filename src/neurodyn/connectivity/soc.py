@@ -430,7 +430,7 @@ def _load_checkpoint(checkpoint, shape, settings):
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
         raise ValueError(f"checkpoint={str(p)!r}: not a readable SOC checkpoint ({exc})") from None
     if W.shape != shape or stored.shape != settings.shape or not np.allclose(stored, settings, rtol=1e-12):
-        fail("checkpoint", str(p), "a checkpoint written for the same W0, eta, gamma and target "
+        fail("checkpoint", str(p), "a checkpoint written for the same W0, eta, gamma, target and schedule "
                                    "(delete it to start afresh)")
     return history, W, eta
 
