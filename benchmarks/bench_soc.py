@@ -1,23 +1,21 @@
 """Benchmark: stability-optimised circuit (thesis, seed 003, Appendix C.1) to alpha < target.
 
-Compares, in one run and on the same matrices,
+Runs, in one process and from the same initial matrix, to ``alpha(W) < target`` (default N = 200,
+target 0.15):
 
-* fast path: `neurodyn.connectivity.soc` (one real Schur decomposition per iteration gives alpha and
-  both Gramians through triangular Sylvester solves, recursive blocked Bartels-Stewart around LAPACK
-  ``dtrsyl``; optionally the JAX matrix-sign path), and
-* baseline: the plain SciPy version of the same steps: ``np.linalg.eigvals`` for alpha and two
-  ``scipy.linalg.solve_continuous_lyapunov`` calls (each its own Schur decomposition) per iteration,
-  followed by the identical constraint steps 5-8.
+* default: `neurodyn.connectivity.soc` with its default bold-driver step schedule (shared real Schur
+  decomposition per iteration: alpha and both Gramians by triangular Sylvester solves);
+* thesis: the same code with ``schedule="thesis"`` (fixed eta = 10, Appendix C.1 as written);
+* plain SciPy: ``np.linalg.eigvals`` for alpha and two ``scipy.linalg.solve_continuous_lyapunov`` calls
+  per iteration, the identical constraint steps 5-8, fixed eta = 10, one BLAS thread;
 
-Both produce the same iterates (tests/test_soc.py checks this to 1e-9), hence the same number of
-iterations to the target. Per-iteration times are medians over ``--repeats`` repeats of a block of
-``--block`` iterations from the initial matrix; the time to target is measured once for the fast path
-(full run) and for the baseline either measured (``--full-baseline``) or its per-iteration median times
-the common iteration count. BLAS threads are fixed with threadpoolctl (``--threads``, default 1).
+and prints the time to target of each and the ratios. The thesis schedule and plain SciPy produce the same
+iterates (tests/test_soc.py checks this to 1e-9), hence the same iteration count. BLAS threads are pinned
+to 1 for the whole run (threadpoolctl; `--threads` changes it), also for `soc` itself.
 
     python benchmarks/bench_soc.py            # N = 200, target 0.15
     python benchmarks/bench_soc.py --quick    # N = 60, target 0.5 (smoke run)
-    python benchmarks/bench_soc.py --full     # adds N = 1000 and N = 2000
+    python benchmarks/bench_soc.py --sizes 400 --no-baseline
 
 It also times one triangular Lyapunov solve in the Schur basis, recursive blocked
 (`neurodyn.analysis.solve_triangular_sylvester`) against LAPACK ``dtrsyl`` alone, at each size.
@@ -39,7 +37,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import neurodyn  # noqa: E402,F401
 from neurodyn.connectivity import random_ei  # noqa: E402
-from neurodyn.connectivity.soc import _constrain_numpy, soc_from_matrix, soc_step  # noqa: E402
+from neurodyn.connectivity.soc import _constrain_numpy, soc_from_matrix  # noqa: E402
 from neurodyn.analysis.lyapunov import abscissa_from_schur, real_schur, solve_triangular_sylvester  # noqa: E402
 from scipy.linalg import lapack  # noqa: E402
 
@@ -66,22 +64,6 @@ def plain_soc(W, target, eta, gamma, max_iter):
     return max_iter, alpha, time.perf_counter() - t0
 
 
-def fast_block(W, k, eta, gamma):
-    sch = real_schur(W)
-    for _ in range(k):
-        W, _, _ = soc_step(W, eta, gamma, schur=sch)
-        sch = real_schur(W)
-        abscissa_from_schur(sch.T)
-    return W
-
-
-def plain_block(W, k, eta, gamma):
-    for _ in range(k):
-        W, _ = plain_step(W, eta, gamma)
-    np.linalg.eigvals(W)
-    return W
-
-
 def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -105,39 +87,33 @@ def bench_sylvester(W0, repeats):
 def bench(n, target, args):
     W0 = random_ei(n, 0.1, 10.0, 3.0, seed=args.seed).W
     bench_sylvester(W0, args.repeats)
-    k = args.block
-    t_fast = median_time(lambda: fast_block(W0, k, 10.0, 3.0), args.repeats) / k
-    t_plain = median_time(lambda: plain_block(W0, k, 10.0, 3.0), args.repeats) / k
-    if args.per_iteration_only:
-        print(f"N={n:5d}: per iteration fast {1e3 * t_fast:.1f} ms vs plain SciPy {1e3 * t_plain:.1f} ms "
-              f"(median of {args.repeats} x {k}); ratio plain/fast = {t_plain / t_fast:.2f}", flush=True)
-        return
-    res = soc_from_matrix(W0, target=target, eta=10.0, gamma=3.0, max_iter=args.max_iter, device=args.device)
-    line = (f"N={n:5d} target={target:g}: iterations={res.iterations} converged={res.converged} "
-            f"alpha {res.alpha_history[0]:.3f} -> {res.alpha:.4f}; fast ({res.device}) {res.seconds:.1f} s "
-            f"to target; per iteration fast {1e3 * t_fast:.2f} ms vs plain SciPy {1e3 * t_plain:.2f} ms "
-            f"(median of {args.repeats} x {k}); ratio plain/fast = {t_plain / t_fast:.2f}")
-    if args.full_baseline:
+    runs = {}
+    for name in ("bold-driver", "thesis"):
+        res = soc_from_matrix(W0, target=target, eta=10.0, gamma=3.0, max_iter=args.max_iter, device=args.device,
+                              schedule=name, threads=args.threads)
+        runs[name] = (res.iterations, res.seconds)
+        print(f"N={n:5d} target={target:g} schedule={name}: {res.iterations} iterations, converged={res.converged}, "
+              f"alpha {res.alpha_history[0]:.3f} -> {res.alpha:.4f}, {res.seconds:.1f} s to target "
+              f"({1e3 * res.seconds / max(res.iterations, 1):.1f} ms per iteration, {res.device})", flush=True)
+    if not args.no_baseline:
         it, alpha, secs = plain_soc(W0, target, 10.0, 3.0, args.max_iter)
-        line += f"; plain SciPy to target: {secs:.1f} s ({it} iterations), ratio {secs / res.seconds:.2f}"
-    else:
-        line += f"; plain SciPy to target (per-iteration median x iterations) ~ {t_plain * res.iterations:.1f} s"
-    print(line, flush=True)
+        runs["plain SciPy"] = (it, secs)
+        print(f"N={n:5d} target={target:g} plain SciPy (fixed eta): {it} iterations, alpha -> {alpha:.4f}, "
+              f"{secs:.1f} s to target ({1e3 * secs / max(it, 1):.1f} ms per iteration)", flush=True)
+    t_new = runs["bold-driver"][1]
+    ratios = ", ".join(f"{k} / bold-driver = {v[1] / t_new:.1f}x" for k, v in runs.items() if k != "bold-driver")
+    print(f"N={n:5d}: time-to-target ratios: {ratios}", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: N = 60, target 0.5")
-    ap.add_argument("--full", action="store_true", help="also N = 1000 and N = 2000")
     ap.add_argument("--sizes", type=int, nargs="*", help="explicit sizes (target 0.15)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (threadpoolctl), default 1")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--block", type=int, default=10, help="iterations per timed block")
+    ap.add_argument("--repeats", type=int, default=5, help="repeats of the Sylvester-solve timing")
     ap.add_argument("--max-iter", type=int, default=10000)
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"], help="fast path device")
-    ap.add_argument("--full-baseline", action="store_true", help="run the SciPy baseline to the target too")
-    ap.add_argument("--per-iteration-only", action="store_true",
-                    help="time blocks of iterations only (no run to the target)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the plain SciPy run")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     import jax
@@ -146,11 +122,11 @@ def main():
           f"BLAS threads = {args.threads}; jax backend = {jax.default_backend()}")
     if args.quick:
         runs = [(60, 0.5)]
-        args.repeats, args.block = min(args.repeats, 3), min(args.block, 5)
+        args.repeats = min(args.repeats, 3)
     elif args.sizes:
         runs = [(n, 0.15) for n in args.sizes]
     else:
-        runs = [(200, 0.15)] + ([(1000, 0.15), (2000, 0.15)] if args.full else [])
+        runs = [(200, 0.15)]
     with threadpool_limits(limits=args.threads):
         for n, target in runs:
             bench(n, target, args)

@@ -160,18 +160,30 @@ def excitatory_units(n_units: int, frac_excitatory: float) -> np.ndarray:
     return np.arange(n_units) < n_e
 
 
-def random_balanced_ei(mask, is_excitatory, spectral_radius: float = 0.85, seed: int = 0) -> np.ndarray:
+def random_balanced_ei(mask, is_excitatory, spectral_radius: float = 0.85, seed: int = 0,
+                       distribution: str = "hennequin") -> np.ndarray:
     """Random Dale matrix on ``mask`` with exact row balance ``W 1 = 0``, scaled to a spectral radius (§10.2).
 
-    Magnitudes are uniform on (0, 1]; in each row the I entries are rescaled so that their sum equals the
-    sum of the E entries (rows lacking E or I inputs are set to zero), then W is scaled so that
-    ``max |lambda(W)| = spectral_radius``.
+    §10.2 initialises W "according to the weight distribution used in Hennequin, Vogels, and Gerstner"
+    (2014), the distribution of thesis eq. (1.15) (`neurodyn.connectivity.random_ei`): each connection is
+    present independently (here: the sparsity mask) and every present connection has the same magnitude,
+    ``w0`` for excitatory and ``gamma w0`` for inhibitory presynaptic units. ``distribution="hennequin"``
+    (default) draws exactly that, with gamma set per row to balance it: in row i with ``n_E,i`` excitatory
+    and ``n_I,i`` inhibitory free entries, ``W_ij = w0`` (E) and ``W_ij = -w0 n_E,i / n_I,i`` (I), so
+    ``sum_j W_ij = 0``. ``distribution="uniform"`` draws magnitudes uniform on (0, 1] instead and rescales
+    each row's I entries so that their sum equals the sum of its E entries. Rows lacking E or I inputs are
+    set to zero. Finally W is scaled so that ``max |lambda(W)| = spectral_radius`` (w0 follows from it). The
+    randomness of the Hennequin matrix is the mask alone, so ``seed`` only matters for ``"uniform"``.
     """
     mask = np.asarray(mask, bool)
     e = np.asarray(is_excitatory, bool)
     positive("spectral_radius", spectral_radius)
-    rng = np.random.default_rng(seed)
-    mag = rng.uniform(0.0, 1.0, mask.shape) * mask
+    if distribution not in ("hennequin", "uniform"):
+        fail("distribution", distribution, "'hennequin' (constant magnitudes, §10.2) or 'uniform'")
+    if distribution == "hennequin":
+        mag = mask.astype(float)
+    else:
+        mag = np.random.default_rng(seed).uniform(0.0, 1.0, mask.shape) * mask
     Wp = mag * e[None, :]
     Wn = mag * (~e)[None, :]
     se, si = Wp.sum(1), Wn.sum(1)
@@ -211,24 +223,43 @@ def dale_violations(W, is_excitatory, mask=None) -> int:
 
 # --------------------------------------------------------------------------- W update (bounded gradient)
 def _w_grad(W, J, Jp, P, M, Qi, eps, beta, mask, Wref, mu):
-    """Gradient of ``-F*/n`` (+ ``mu/2 ||W - Wref||^2``) w.r.t. W on the free entries (§10.4), and the value."""
+    """Gradient of ``-F*/n`` (+ ``mu/2 ||W - Wref||^2``) w.r.t. W on the free entries (§10.4), and the value.
+
+    With ``A = J W J^+`` and ``Z = J W - A J`` the gradient is (derived in the module docstring)
+
+        mask * (J^T R + beta (W 1) 1^T + mu (W - Wref)),    R = Q^{-1} (A P - M) J^{+T} + eps Z,
+
+    i.e. one K x N matrix R and a single N x K by K x N product (the two N x N terms of the textbook form
+    ``J^T Q^{-1}(A P - M) J^{+T} + eps J^T Z`` share the left factor J^T). ``Wref=None`` drops the anchor
+    term. Under `jax.jit` the value is dead code when only the gradient is used.
+    """
     JW = J @ W
     A = JW @ Jp
     Z = JW - A @ J
     b = W.sum(1)
-    G = J.T @ (Qi @ (A @ P - M)) @ Jp.T + eps * (J.T @ Z) + beta * b[:, None] + mu * (W - Wref)
-    val = (0.5 * jnp.trace(Qi @ (A @ P @ A.T - 2.0 * M @ A.T)) + 0.5 * eps * jnp.sum(Z * Z)
-           + 0.5 * beta * jnp.sum(b * b) + 0.5 * mu * jnp.sum((W - Wref) ** 2))
+    R = (Qi @ (A @ P - M)) @ Jp.T + eps * Z
+    G = J.T @ R + beta * b[:, None]
+    val = 0.5 * jnp.trace(Qi @ (A @ P @ A.T - 2.0 * M @ A.T)) + 0.5 * eps * jnp.sum(Z * Z) + 0.5 * beta * jnp.sum(b * b)
+    if Wref is not None:
+        G = G + mu * (W - Wref)
+        val = val + 0.5 * mu * jnp.sum((W - Wref) ** 2)
     return G * mask, val
 
 
-@partial(jax.jit, static_argnames=("n_steps",))
-def _fista(W0, J, Jp, P, M, Qi, eps, beta, mask, lo, hi, Wref, mu, n_steps: int):
+@partial(jax.jit, static_argnames=("n_steps", "anchored"))
+def _fista(W0, J, Jp, P, M, Qi, eps, beta, mask, lo, hi, Wref, mu, n_steps: int, anchored: bool = True):
     """Projected accelerated gradient (FISTA with gradient restart) on the box ``lo <= W <= hi``."""
-    # Lipschitz constant of the gradient (the objective is quadratic): power iteration on the Hessian
+    Wref = Wref if anchored else None
+
+    def grad(V):
+        return _w_grad(V, J, Jp, P, M, Qi, eps, beta, mask, Wref, mu)[0]
+
+    # Lipschitz constant of the gradient (the objective is quadratic): power iteration on the Hessian,
+    # H V = grad(V) - grad(0) with grad(0) computed once
+    g0 = grad(jnp.zeros_like(W0))
+
     def hess(V):
-        return (_w_grad(V, J, Jp, P, M, Qi, eps, beta, mask, Wref, mu)[0]
-                - _w_grad(jnp.zeros_like(V), J, Jp, P, M, Qi, eps, beta, mask, Wref, mu)[0])
+        return grad(V) - g0
 
     def power(_, V):
         H = hess(V)
@@ -242,7 +273,7 @@ def _fista(W0, J, Jp, P, M, Qi, eps, beta, mask, lo, hi, Wref, mu, n_steps: int)
         W, Wp, tk = carry
         tn = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * tk * tk))
         Yv = W + ((tk - 1.0) / tn) * (W - Wp)
-        G, _ = _w_grad(Yv, J, Jp, P, M, Qi, eps, beta, mask, Wref, mu)
+        G = grad(Yv)
         Wn = proj(Yv - G / L)
         restart = jnp.sum(G * (Wn - W)) > 0
         return Wn, W, jnp.where(restart, 1.0, tn)
@@ -275,7 +306,8 @@ def fit_w(W0, mask, is_excitatory, J, P, M, Qinv, eps: float, beta: float, *, ma
     W = _fista(jnp.asarray(W0, float), jnp.asarray(J), jnp.asarray(np.linalg.pinv(J)), jnp.asarray(P, float),
                jnp.asarray(M, float), jnp.asarray(Qinv, float), float(eps), float(beta),
                jnp.asarray(mask, float), jnp.asarray(lo), jnp.asarray(hi),
-               jnp.asarray(W0 if anchor is None else anchor, float), float(anchor_weight), n_steps=int(max_iter))
+               jnp.asarray(W0 if anchor is None else anchor, float), float(anchor_weight), n_steps=int(max_iter),
+               anchored=bool(anchor is not None and anchor_weight > 0))
     W = np.asarray(W)
     if W.shape != (N, N) or not np.all(np.isfinite(W)):
         raise FloatingPointError("fit_w: the W update produced non-finite values")
