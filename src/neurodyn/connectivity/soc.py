@@ -35,7 +35,7 @@ independent of N. Both schedules apply steps 5-8 after every update, so every it
 the inhibitory density bound, the I/E ratio and has no self-loops. Measured iterations to alpha < 0.15
 (p = 0.1, rho = 10, seed 0; fixed eta = 10 in brackets): N = 60 (target 0.5) 44 (126); N = 100 415
 (1248); N = 200 298 (1666); N = 400 218 (1833); N = 1000 204 (about 2,400 extrapolated). Seed 001 §13
-(p = 0.25, R = 10, gamma = 1, target 0.5): see docs/benchmarks.md. Caps tried at N = 200 (seeds 0 / 1):
+(p = 0.25, R = 10, gamma = 1, target 0.5): N = 200 187, N = 1000 540 (docs/benchmarks.md). Caps tried at N = 200 (seeds 0 / 1):
 c = 0.3: 615 / 516, 0.5: 348 / 415, 0.8: 298 / 315, 1.2: 243 (seed 0), 2.0: 534 (seed 0), none: 222;
 0.8 is the largest that converged at N = 1000. A schedule with memory (eta_k) is no longer memoryless,
 so checkpoints store eta_k next to W.
