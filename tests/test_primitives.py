@@ -110,7 +110,10 @@ def test_pair_correlations_match_scipy():
 def test_primitives_experiment_quick(tmp_path):
     from neurodyn.experiments.base import run_experiment
 
-    run_experiment("primitives", tmp_path / "run", quick=True, config={"novel_targets": 3, "iterations": 40})
+    # small explicit scale (not the --quick settings, which learn for longer): a 20-neuron SOC, 4 groups
+    small_cfg = {"n": 20, "soc_target": 0.5, "n_groups": 4, "shapes": 3, "speeds": 3, "shape_iterations": 10,
+                 "novel_targets": 3, "iterations": 40, "durations": 3}
+    run_experiment("primitives", tmp_path / "run", quick=True, config=small_cfg)
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     a = np.load(tmp_path / "run" / "arrays.npz")
     assert (tmp_path / "run" / "primitives.png").exists() and m["seconds"] > 0

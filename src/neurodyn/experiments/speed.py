@@ -21,7 +21,35 @@ text's 500 Adam iterations, 5000 reward-rule iterations (of the text's 60,000). 
 wall, 46 s CPU on 2 heavily loaded cores): back-propagation plays the movement 5x slower with the readout
 shared by both speeds (error 0.32 slow, 0.28 fast, from 1.0); the reward rule, at a twelfth of its
 iterations, has only started (1.07 -> 0.87). The former quick settings (20 and 5 iterations) left both
-at 1.0-1.07.
+at 1.0-1.07. A smaller network does not make the rule fast enough: on a 20-neuron SOC (alpha < 0.5) with
+4 groups (seed 0, one session of 20,000 iterations; 36 s wall, 35 s CPU) its best error is 1.08 -> 0.72
+at 5000 iterations and saturates at 0.70 from 10,000 on, while back-propagation on that network reaches
+0.49 (4 groups cannot express the slow variant much better). The reward rule therefore does not halve
+the error at any quick size tried (it needs the text's 60,000 iterations), and the quick run shows the
+slowed movement through the text's back-propagation route (Fig. 6.1c, §6.3.2).
+
+Quick scales of the other experiments (back-propagation, the text's 500 Adam iterations at learning rate
+1e-2, 50-neuron SOC with alpha < 0.3; measured at nice 10 on 2 heavily loaded cores; errors 1 - R^2):
+
+* `speed-multi` (m = 1, 2 movements of 3 shapes, 10 groups, one session): one slow pattern slows both
+  movements. Seed 0: slow error 1.25 / 1.29 -> 0.09 / 0.29 for m = 1 / 2, fast 0.29 / 0.28 (50 s wall,
+  54 s CPU); seed 1: 1.45 / 1.93 -> 0.08 / 0.06, fast 0.16 / 0.17 (76 s wall, 50 s CPU). The former
+  quick settings ran 5 iterations on a 20-neuron SOC.
+* `speed-manifold` (one initial condition, 4 speeds 0.5-2.5 s, 10 groups, 3 interpolation points at
+  lambda = 0.75, 0.5, 0.25): with the interpolation constraints the interpolated patterns play
+  intermediate speeds, trained at the ends only they do not. Seed 0: interpolated error 0.56 (0.54,
+  0.16, 0.97) against 1.67 naive (2.45, 1.47, 1.11) (50 s wall, 50 s CPU); seed 1: 0.18 (0.28, 0.21,
+  0.05) against 1.30 (1.30, 1.51, 1.10) (45 s wall, 61 s CPU). Both trainings fit their own trained
+  speeds (naive ends 0.14 and 0.08). The learned interior lambdas need not stay ordered by duration
+  (seed 0: 0.32 at 1.17 s, 0.70 at 1.83 s); the evaluation maps lambda to duration through the learned
+  lambdas. With 3 speeds (one interior constraint) the contrast is smaller (seed 0, two initial
+  conditions: 0.60 against 2.13). The former quick settings ran 5 iterations.
+* `shape-speed` (2 shapes x 5 speeds, 20 groups, 4 interpolated speeds at lambda = 0.8, 0.6, 0.4,
+  0.2): both shapes at the interpolated speeds. Seed 0: error 1.14 at gains 1 -> 0.15 at the trained
+  speeds, 0.34 at the interpolated ones (0.90, 0.14, 0.25, 0.10; the point next to the fast end is
+  the worst) (62 s wall, 62 s CPU); seed 1: 1.42 -> 0.05 trained, 0.15 interpolated (0.29, 0.17,
+  0.06, 0.06) (59 s wall, 58 s CPU). With 3 speeds the interpolated point between the fast and the
+  middle speed failed (error 2.2). The former quick settings ran 5 iterations.
 """
 
 from __future__ import annotations
@@ -184,8 +212,8 @@ def _interp_errors(dyn, M, res, x0s, t, slow, durations, lam_eval):
 @experiment("speed-manifold", SpeedManifoldConfig,
             "Thesis §6.4, Fig. 6.3, App. 6.A.2: a speed manifold of gain patterns; linear interpolation between "
             "fast and slow patterns gives intermediate speeds only when trained with interpolation constraints.",
-            quick={"n": 20, "soc_target": 0.5, "n_groups": 4, "speeds": 3, "interpolation_points": 2,
-                   "iterations": 5})
+            quick={"n": 50, "soc_target": 0.3, "n_groups": 10, "initial_conditions": 1, "speeds": 4,
+                   "interpolation_points": 3, "iterations": 500})
 def run_speed_manifold(cfg: SpeedManifoldConfig, run: Run) -> dict:
     from neurodyn.analysis import equal_energy_initial_conditions
     from neurodyn.learning import TrialDynamics, fit_readout, preferred_x0, rate_amplitude, slow_fast_targets
@@ -269,8 +297,8 @@ class SpeedMultiConfig(SOCGroupsConfig):
 @experiment("speed-multi", SpeedMultiConfig,
             "Thesis §6.3.3, Fig. 6.2, App. 6.A.1: one gain pattern slowing m movements from m orthogonal "
             "equal-energy initial conditions (joint back-propagation with a shared readout).",
-            quick={"n": 20, "soc_target": 0.5, "n_groups": 4, "max_m": 2, "movements": 3, "sessions": 1,
-                   "iterations": 5})
+            quick={"n": 50, "soc_target": 0.3, "n_groups": 10, "max_m": 2, "movements": 3, "sessions": 1,
+                   "iterations": 500})
 def run_speed_multi(cfg: SpeedMultiConfig, run: Run) -> dict:
     from neurodyn.analysis import equal_energy_initial_conditions
     from neurodyn.learning import TrialDynamics, fit_readout, output_error, preferred_x0, rate_amplitude
@@ -293,6 +321,7 @@ def run_speed_multi(cfg: SpeedMultiConfig, run: Run) -> dict:
     rng = np.random.default_rng(cfg.seed + 1)
     err = np.full((cfg.max_m, cfg.sessions), np.nan)
     err_fast = np.full_like(err, np.nan)
+    err_before = np.full_like(err, np.nan)
     jobs = [(m, s) for m in range(1, cfg.max_m + 1) for s in range(cfg.sessions)]
     for m, s in run.progress(jobs, total=len(jobs), description="m x sessions"):
         Xc, _ = equal_energy_initial_conditions(net.W, m, seed=cfg.seed + 100 * m + s)
@@ -309,7 +338,11 @@ def run_speed_multi(cfg: SpeedMultiConfig, run: Run) -> dict:
                              jnp.asarray(x0s), jnp.asarray(res.readout.m[0]), float(res.readout.b[0]))
         e = np.asarray(output_error(z[..., None, :], jnp.asarray(Y)[..., None, :]))  # (2, m)
         err_fast[m - 1, s], err[m - 1, s] = e[0].mean(), e[1].mean()
+        # before training: the slow variants from gains 1 (the fast outputs) with the fitted readout
+        z0 = rates @ ro.m[0] + ro.b[0]                                               # (m, T)
+        err_before[m - 1, s] = float(np.mean(np.asarray(output_error(z0[:, None], Y[1][:, None]))))
     run.save_array("slow_errors", err)
+    run.save_array("slow_errors_before", err_before)
     run.save_array("fast_errors", err_fast)
     ms = np.arange(1, cfg.max_m + 1)
     fig, ax = new_figure(1, width=5.0)
@@ -320,7 +353,8 @@ def run_speed_multi(cfg: SpeedMultiConfig, run: Run) -> dict:
     ax[0].legend(frameon=False)
     run.save_figure(fig, "speed_multi", "Thesis Fig. 6.2a-b: slow-variant errors after training against the number of "
                                         "movements slowed by one gain pattern (Tukey box plots over sessions)")
-    return {"slow_error_mean_per_m": err.mean(1).tolist(), "fast_error_mean_per_m": err_fast.mean(1).tolist(),
+    return {"slow_error_before_mean_per_m": err_before.mean(1).tolist(),
+            "slow_error_mean_per_m": err.mean(1).tolist(), "fast_error_mean_per_m": err_fast.mean(1).tolist(),
             "slow_error_mean": float(err.mean())}
 
 
@@ -337,8 +371,8 @@ class ShapeSpeedConfig(SOCGroupsConfig):
 @experiment("shape-speed", ShapeSpeedConfig,
             "Thesis §6.5, Fig. 6.4, App. 6.A.3: shape gain patterns times a speed manifold (element-wise product) "
             "give any shape at any interpolated speed.",
-            quick={"n": 20, "soc_target": 0.5, "n_groups": 4, "shapes": 2, "speeds": 3, "interpolation_points": 1,
-                   "iterations": 5})
+            quick={"n": 50, "soc_target": 0.3, "n_groups": 20, "shapes": 2, "speeds": 5, "interpolation_points": 4,
+                   "iterations": 500})
 def run_shape_speed(cfg: ShapeSpeedConfig, run: Run) -> dict:
     import jax.numpy as jnp
 
@@ -363,6 +397,8 @@ def run_shape_speed(cfg: ShapeSpeedConfig, run: Run) -> dict:
     M = jnp.asarray(membership_matrix(labels, cfg.n_groups))
     rates = np.asarray(dyn.rates_e())                                               # (T, M) at gains 1
     ro = fit_readout(np.tile(rates, (cfg.shapes, 1))[None], Y[:, 0].reshape(-1))   # one readout, fast shapes
+    z0 = rates @ ro.m[0] + ro.b[0]                                                 # (T,) every pattern at gains 1
+    e_init = np.asarray(output_error(np.broadcast_to(z0, Y.shape)[..., None, :], Y[..., None, :]))  # (Q, S)
     res = train_shape_speed(dyn, labels, Y, ro, iterations=cfg.iterations, learning_rate=cfg.learning_rate,
                             reg=cfg.readout_reg)
     m, b = jnp.asarray(res.readout.m[0]), float(res.readout.b[0])
@@ -377,6 +413,7 @@ def run_shape_speed(cfg: ShapeSpeedConfig, run: Run) -> dict:
     e_in = np.asarray(output_error(z_in[..., None, :], Y_in[..., None, :]))
     for name, arr in [("durations_ms", durations), ("lambda", res.lam), ("shape_gains", res.shapes),
                       ("speed_gains", np.outer(res.lam, res.gamma_fast) + np.outer(1 - res.lam, res.gamma_slow)),
+                      ("errors_initial", e_init),
                       ("errors_trained", e_tr), ("errors_interpolated", e_in), ("interpolated_durations_ms", d_eval),
                       ("outputs_interpolated", z_in), ("cost_history", res.history)]:
         run.save_array(name, arr)
@@ -393,7 +430,8 @@ def run_shape_speed(cfg: ShapeSpeedConfig, run: Run) -> dict:
     ax[1].set_title(f"shapes at {d_eval[0]:.0f} ms (interpolated)")
     run.save_figure(fig, "shape_speed", "Thesis Fig. 6.4: errors at the trained and interpolated speeds (mean over "
                                         "shapes) and example shapes at an interpolated speed")
-    return {"lambda": res.lam.tolist(), "error_per_speed": e_tr.mean(0).tolist(),
+    return {"lambda": res.lam.tolist(), "error_initial_mean": float(e_init.mean()),
+            "error_per_speed": e_tr.mean(0).tolist(),
             "error_interpolated": e_in.mean(0).tolist(), "error_trained_mean": float(e_tr.mean()),
             "error_interpolated_mean": float(e_in.mean())}
 
@@ -445,6 +483,8 @@ describe(
 describe(
     "speed-multi",
     metrics={
+        "slow_error_before_mean_per_m": ("per m, mean slow error 1 - R^2 before training (gains 1, the readout "
+                                         "fit to the fast variants)", ""),
         "slow_error_mean_per_m": ("per number m of movements slowed by one gain pattern, mean slow error 1 - R^2",
                                   ""),
         "fast_error_mean_per_m": ("per m, mean fast error with the shared readout", ""),
@@ -456,6 +496,8 @@ describe(
     "shape-speed",
     metrics={
         "lambda": ("interpolation coefficient of each trained speed on the speed manifold", ""),
+        "error_initial_mean": ("mean error 1 - R^2 over shapes and trained speeds before training (all gains 1, "
+                               "the readout fit to the fast shapes)", ""),
         "error_per_speed": ("error 1 - R^2 at each trained speed, mean over shapes", ""),
         "error_interpolated": ("error at each interpolated speed, mean over shapes", ""),
         "error_trained_mean": ("mean error at the trained speeds", ""),
