@@ -309,10 +309,11 @@ class StimLVM(NeurodynEstimator):
     n_latents : K, latent dimensionality (the factor-analysis readout's rank).
     variant : ``"unconstrained"`` (independent z, z~) or ``"contraction"`` (z~ = z^cent + R B_t R^T (z - z^cent)).
     tau_ms : GP timescale (100 ms in the text). delta_rank : rank of Delta (5 in the text).
-    kappa, eps, eta : likelihood hyperparameters of §8.4: kappa = 10 per (spikes/bin) at bins of
-        ``kappa_bin_ms`` (the text's 20 ms), eps = 0.5 spikes/s, eta = 0.01 (units: `likelihood`).
-    kappa_bin_ms : bin width (ms) in which kappa is expressed; the link used on rates in spikes/s has
-        sharpness ``kappa * kappa_bin_ms / 1000`` per (spikes/s) whatever the data's bin width.
+    kappa, eps, eta : likelihood hyperparameters of §8.4: kappa = 10 per (spikes per ``kappa_bin_ms``
+        ms), i.e. per (spikes/s) by default, eps = 0.5 spikes/s, eta = 0.01 (units: `likelihood`).
+    kappa_bin_ms : the time unit (ms) of the rate kappa is expressed in (1000: spikes/s); the link used
+        on rates in spikes/s has sharpness ``kappa * kappa_bin_ms / 1000`` per (spikes/s) whatever the
+        data's bin width (20 gives the per-spikes/bin reading at 20 ms bins, 0.2 per spikes/s).
     sigma_b : prior SD of the contraction factors around 1 (contraction variant).
     delta_ridge : weight of the ridge on the factors of Delta. max_iter, tol : L-BFGS settings.
     optimizer : ``"scipy"`` (L-BFGS-B on a jitted value-and-gradient, quick to compile) or ``"jax"``
