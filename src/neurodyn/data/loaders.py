@@ -38,7 +38,7 @@ from neurodyn.data.binning import bin_spike_raster, bin_spike_times, gaussian_sm
 from neurodyn.data.population import PopulationData
 
 __all__ = ["CONDITION_COLUMNS", "DEFAULT_SPIKE_BIN_MS", "NORMALISED_MAX", "UNITS", "check_layout", "load",
-           "load_mat", "load_npz", "load_nwb", "rebin", "resolve_units", "smooth", "window"]
+           "load_mat", "load_npz", "load_nwb", "rebin", "reshape_bins", "resolve_units", "smooth", "window"]
 
 #: Trials-table columns (or struct fields) tried in order for the condition label when none is named.
 CONDITION_COLUMNS = ("condition", "direction", "target", "reach_direction")
@@ -180,6 +180,18 @@ def smooth(data: PopulationData, smooth_ms: float) -> PopulationData:
                                                                            axis=2))
 
 
+def reshape_bins(data: PopulationData, *, bin_ms=None, window_ms=None, smooth_ms=None) -> PopulationData:
+    """Re-bin to ``bin_ms``, cut to ``window_ms`` and smooth with a Gaussian of ``smooth_ms`` (each skipped
+    when None), in that order: the binned-array path of every loader and of the bundled dataset."""
+    if bin_ms is not None:
+        data = rebin(data, bin_ms)
+    if window_ms is not None:
+        data = window(data, window_ms)
+    if smooth_ms is not None:
+        data = smooth(data, smooth_ms)
+    return data
+
+
 def _window_pair(window_ms) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in window_ms)
@@ -247,13 +259,7 @@ def _shape_arrays(data: PopulationData, path, *, align_event=None, condition_col
         if value is not None:
             fail(name, value, f"None for {Path(str(path)).name}, which holds binned arrays already aligned and "
                  "grouped (align_event and condition_column apply to .nwb files and .mat structs of trials)")
-    if bin_ms is not None:
-        data = rebin(data, bin_ms)
-    if window_ms is not None:
-        data = window(data, window_ms)
-    if smooth_ms is not None:
-        data = smooth(data, smooth_ms)
-    return data
+    return reshape_bins(data, bin_ms=bin_ms, window_ms=window_ms, smooth_ms=smooth_ms)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from neurodyn._io import update_json
 from neurodyn.data.examples import example_settings, load_example
-from neurodyn.data.loaders import load, rebin, smooth, window
+from neurodyn.data.loaders import load, reshape_bins
 from neurodyn.data.population import PopulationData
 
 __all__ = ["BUNDLED", "SOFT_NORM_SPIKES", "FitData", "prepare_fit_data", "prepare_from_config", "transition_bin"]
@@ -97,13 +97,7 @@ def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", 
                 if value is not None:
                     raise ValueError(f"{name}={value!r}: expected None for the bundled dataset (it applies to a "
                                      "spike-time file given with --data)")
-            pop = load_example(BUNDLED)
-            if bin_ms is not None:
-                pop = rebin(pop, bin_ms)
-            if window_ms is not None:
-                pop = window(pop, window_ms)
-            if smooth_ms is not None:
-                pop = smooth(pop, smooth_ms)
+            pop = reshape_bins(load_example(BUNDLED), bin_ms=bin_ms, window_ms=window_ms, smooth_ms=smooth_ms)
             source = f"bundled dataset {BUNDLED} (neurodyn.data.load_example)"
         else:
             opts = dict(align_event=align_event, condition_column=condition_column, window_ms=window_ms,
