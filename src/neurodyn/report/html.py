@@ -18,7 +18,7 @@ from neurodyn._io import atomic_write_text
 
 __all__ = ["compare_runs", "reference_summary", "write_run_report"]
 
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
@@ -32,21 +32,25 @@ tr.differs td{background:#fff3c4} tr.differs td:first-child{font-weight:bold}
 """
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any, digits: int = 6, list_items: int | None = 20) -> str:
+    """A metric value for a table: None as a dash, booleans as yes/no, floats to ``digits`` significant
+    digits, lists as their first ``list_items`` values (None: ``str`` of the list)."""
     if v is None:
         return "–"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, list):
-        return ", ".join(_fmt(x) for x in v[:20]) + (" ..." if len(v) > 20 else "")
+        return f"{v:.{digits}g}"
+    if isinstance(v, list) and list_items is not None:
+        return ", ".join(format_value(x, digits, list_items) for x in v[:list_items]) + (
+            " ..." if len(v) > list_items else "")
     return str(v)
+
 
 
 def _cell(v: Any, cls: str = "") -> str:
     c = f" class='{cls}'" if cls else ""
-    return f"<td{c}>{html.escape(_fmt(v))}</td>"
+    return f"<td{c}>{html.escape(format_value(v))}</td>"
 
 
 def _table(header: list[str], rows: list[list[Any]], tid: str = "") -> str:
@@ -140,7 +144,7 @@ def write_run_report(out: Path, *, title: str, summary: str, metrics: dict[str, 
     out = Path(out)
     notes, reference = list(notes or []), list(reference or [])
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
+             f"<style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
              "<h2 id='summary-title'>Summary</h2>"
              f"<p class='summary' id='summary'>{html.escape(_summary_paragraph(summary, config, metrics, notes, reference))}</p>"]
     parts.append("<h2>Compared with the text</h2>")
@@ -266,7 +270,7 @@ def compare_runs(run_dirs: list[Path], out: Path) -> Path:
                 text = text or f"{row['text_value']} ({row['source']})"
                 a = row["agrees"]
                 cls = "missing" if a is None else ("agree" if a else "disagree")
-                cells.append(f"<td class='{cls}'>{html.escape(_fmt(row['this_run']))}: {agrees_text(a)}</td>")
+                cells.append(f"<td class='{cls}'>{html.escape(format_value(row['this_run']))}: {agrees_text(a)}</td>")
             body.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(text)}</td>{''.join(cells)}</tr>")
         rhead = "<tr><th>metric</th><th>the text's value</th>" + "".join(
             f"<th>{html.escape(lb)}</th>" for lb in labels) + "</tr>"
@@ -290,7 +294,7 @@ def compare_runs(run_dirs: list[Path], out: Path) -> Path:
                       f"style='grid-template-columns:repeat({len(runs)},1fr)'>{''.join(cols)}</div>")
 
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>neurodyn: run comparison</title>",
-             f"<style>{_CSS}</style></head><body><h1>Run comparison</h1>",
+             f"<style>{CSS}</style></head><body><h1>Run comparison</h1>",
              "<p class='summary'>" + html.escape(
                  f"{len(runs)} runs: {', '.join(labels)}. {n_diff} of {len(ckeys)} config keys differ "
                  "(highlighted); metric differences are each run minus the first.") + "</p>",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from neurodyn._io import atomic_write_json, atomic_write_text
-from neurodyn.report.html import _CSS, _fmt
+from neurodyn.report.html import CSS, format_value
 
 __all__ = ["claim_experiments", "reproduce"]
 
@@ -157,13 +157,13 @@ def markdown_table(summary: dict[str, Any]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in summary["claims"]:
         src = r["source"] + (f" ({r['scale']})" if r.get("scale") else "")
-        cells = [r["experiment"], f"`{r['metric']}`", _fmt(r["this_run"]), r["text_value"], r["criterion"], src,
+        cells = [r["experiment"], f"`{r['metric']}`", format_value(r["this_run"]), r["text_value"], r["criterion"], src,
                  r["status"]]
         lines.append("| " + " | ".join(str(x).replace("|", "\\|") for x in cells) + " |")
     lines += ["", "| experiment | computation (s) | wall (s) | note |", "| --- | --- | --- | --- |"]
     for run in summary["runs"]:
         note = run["error"] or ("reused" if run["reused"] else "")
-        lines.append(f"| {run['experiment']} | {_fmt(run['seconds'])} | {_fmt(run['wall_seconds'])} | {note} |")
+        lines.append(f"| {run['experiment']} | {format_value(run['seconds'])} | {format_value(run['wall_seconds'])} | {note} |")
     return "\n".join(lines) + "\n"
 
 
@@ -174,21 +174,21 @@ def _write_html(path: Path, summary: dict[str, Any]) -> Path:
     for r in summary["claims"]:
         link = f"<a href='{html.escape(r['experiment'])}/report.html'>{html.escape(r['experiment'])}</a>"
         src = r["source"] + (f" ({r['scale']})" if r.get("scale") else "")
-        cells = [r["metric"], r["meaning"], r["unit"], _fmt(r["this_run"]), r["text_value"], r["criterion"], src]
+        cells = [r["metric"], r["meaning"], r["unit"], format_value(r["this_run"]), r["text_value"], r["criterion"], src]
         body.append(f"<tr><td>{link}</td>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells)
                     + f"<td class='{cls[r['status']]}'>{html.escape(r['status'])}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("experiment", "metric", "meaning", "unit", "this run",
                                              "the text's value", "agreement if", "source", "status"))
     rbody = "".join(
         f"<tr><td><a href='{html.escape(r['folder'])}/report.html'>{html.escape(r['experiment'])}</a></td>"
-        f"<td>{_fmt(r['seconds'])}</td><td>{_fmt(r['wall_seconds'])}</td>"
+        f"<td>{format_value(r['seconds'])}</td><td>{format_value(r['wall_seconds'])}</td>"
         f"<td>{html.escape(r['error'] or ('reused' if r['reused'] else ''))}</td></tr>" for r in summary["runs"])
     text = (f"{len(summary['runs'])} experiments at {_scale_text(summary['quick'])} on {summary['machine']}, "
             f"started {summary['started_utc']} UTC, {summary['wall_seconds'] / 60:.1f} min wall time. "
             f"Of {len(summary['claims'])} claims of the texts: {c['agrees']} agree, {c['disagrees']} disagree, "
             f"{c['not measured']} not measured, {c['run failed']} in failed runs.")
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>neurodyn: reproduction</title>"
-            f"<style>{_CSS}</style></head><body><h1>Reproduction of the texts' values</h1>"
+            f"<style>{CSS}</style></head><body><h1>Reproduction of the texts' values</h1>"
             f"<p class='summary' id='summary'>{html.escape(text)}</p><h2>Claims</h2>"
             f"<table id='claims'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             "<h2>Runs</h2><table><thead><tr><th>experiment</th><th>computation (s)</th><th>wall (s)</th>"

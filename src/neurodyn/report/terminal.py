@@ -6,17 +6,13 @@ from typing import Any
 
 from rich.table import Table
 
+from neurodyn.report.html import format_value
+
 __all__ = ["reference_table"]
 
 
 def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    return format_value(v, digits=4, list_items=None)
 
 
 def reference_table(rows: list[dict[str, Any]], title: str = "compared with the text") -> Table:
