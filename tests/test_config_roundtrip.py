@@ -74,7 +74,7 @@ def test_run_lds_fit_from_printed_config_quick_and_umask(tmp_path):
 
 
 def test_atomic_writes_follow_another_umask(tmp_path):
-    from neurodyn._io import atomic_write_json
+    from neurodyn.fileio import atomic_write_json
 
     old = os.umask(0o027)                  # 0640 files: neither tempfile's 0600 nor the usual 0644
     try:

@@ -156,3 +156,23 @@ def test_simulate_bad_input(net):
         simulate(net, x0, [0.0, 1.0], noise_sd=1.0)
     with pytest.raises(ValueError, match="method='midpoint'"):
         simulate(net, x0, [0.0], method="midpoint")
+
+
+def test_linear_rollout_matches_matrix_powers_and_superposition():
+    """x_t = A^t x_0 + sum_{s=1..t} A^{t-s} d_s (closed form of the recursion), batched over two axes."""
+    import jax.numpy as jnp
+
+    from neurodyn.dynamics import linear_response_from_rest, linear_rollout
+
+    rng = np.random.default_rng(3)
+    A = 0.5 * rng.standard_normal((4, 4))
+    x0, d = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 6, 4))
+    out = np.asarray(linear_rollout(jnp.asarray(A), jnp.asarray(x0), jnp.asarray(d)))
+    P = [np.linalg.matrix_power(A, k) for k in range(6)]
+    for t in range(6):
+        ref = x0 @ P[t].T + sum(d[..., s, :] @ P[t - s].T for s in range(1, t + 1))
+        np.testing.assert_allclose(out[..., t, :], ref, rtol=1e-12, atol=1e-12)
+    rest = np.asarray(linear_response_from_rest(jnp.asarray(A), jnp.asarray(d[0])))
+    assert rest.shape == (3, 7, 4)
+    np.testing.assert_allclose(rest[:, 0], 0.0)
+    np.testing.assert_allclose(rest[:, 3], d[0][:, 2] + d[0][:, 1] @ A.T + d[0][:, 0] @ P[2].T, rtol=1e-12)

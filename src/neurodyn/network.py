@@ -24,8 +24,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from neurodyn._io import save_npz_atomic
-from neurodyn._validate import fail, finite_array, square_matrix
+from neurodyn.fileio import save_npz_atomic
+from neurodyn.validation import fail, finite_array, square_matrix
 
 __all__ = ["Network", "cell_types_ei"]
 

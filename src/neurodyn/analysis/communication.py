@@ -37,7 +37,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive_int
 
 __all__ = ["RRRCrossValidation", "ReducedRankRegression", "one_minus_nse", "predictive_alignment",
            "rrr_cross_validate", "rrr_fit_coefficients", "synthetic_communication"]

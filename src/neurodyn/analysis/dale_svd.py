@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodyn._validate import fail, square_matrix
+from neurodyn.validation import fail, square_matrix
 from neurodyn.network import Network
 
 __all__ = ["DaleModes", "dale_svd_modes", "sigma1_scaling_exponent"]

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive_int
+from neurodyn.validation import fail, finite_array, positive_int
 
 __all__ = ["cv_distance_sq", "cv_distance_sq_sequential", "naive_distance_sq", "task_space_diameter"]
 

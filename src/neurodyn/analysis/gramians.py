@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from neurodyn._validate import fail, positive_int
+from neurodyn.validation import fail, positive_int
 from neurodyn.analysis.stability import _matrix, spectral_abscissa
 
 __all__ = [

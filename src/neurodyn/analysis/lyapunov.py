@@ -58,7 +58,7 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 from scipy.optimize import brentq
 
-from neurodyn._validate import fail, positive, positive_int, square_matrix
+from neurodyn.validation import fail, positive, positive_int, square_matrix
 from neurodyn.network import Network
 
 __all__ = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail
+from neurodyn.validation import fail
 
 __all__ = ["gaussian_deviance", "poisson_deviance", "r2_score", "signal_variance_explained"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from neurodyn._validate import square_matrix
+from neurodyn.validation import square_matrix
 
 __all__ = ["henrici", "max_transient_gain", "transient_gain_curve"]
 

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-from neurodyn._validate import fail, square_matrix
+from neurodyn.validation import fail, square_matrix
 
 __all__ = ["OrderedSchur", "ordered_schur"]
 

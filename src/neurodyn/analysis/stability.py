@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import square_matrix
+from neurodyn.validation import square_matrix
 from neurodyn.network import Network
 
 __all__ = ["critical_gain", "spectral_abscissa", "eigenvalues"]

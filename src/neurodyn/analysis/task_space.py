@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.decomposition import PCA
 
-from neurodyn._validate import fail, finite_array, in_range
+from neurodyn.validation import fail, finite_array, in_range
 
 __all__ = ["TaskSpace", "noise_residual_matrix", "task_space"]
 

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.stats import false_discovery_control, ranksums
 from sklearn.decomposition import PCA
 
-from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive_int
 
 __all__ = ["unit_effects", "stim_delta_pca"]
 

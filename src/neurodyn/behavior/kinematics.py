@@ -24,7 +24,7 @@ import numpy as np
 from scipy.signal import butter, savgol_filter, sosfiltfilt
 from scipy.stats import chi2, mannwhitneyu
 
-from neurodyn._validate import fail, finite_array, in_range, positive
+from neurodyn.validation import fail, finite_array, in_range, positive
 
 __all__ = ["lowpass_position", "velocity", "speed", "reach_endpoints", "covariance_ellipse", "reaction_times",
            "rt_effect", "velocity_distance"]

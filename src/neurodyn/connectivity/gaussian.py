@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import in_range, positive_int
+from neurodyn.validation import in_range, positive_int
 from neurodyn.network import Network
 
 __all__ = ["gaussian"]

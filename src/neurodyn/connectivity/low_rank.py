@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, in_range
+from neurodyn.validation import fail, finite_array, in_range
 from neurodyn.network import Network
 
 __all__ = ["low_rank"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.connectivity.random_ei import random_ei
 from neurodyn.network import Network
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail, in_range, positive, positive_int
+from neurodyn.validation import fail, in_range, positive, positive_int
 from neurodyn.network import Network, cell_types_ei
 
 __all__ = ["random_ei", "random_ei_w0"]

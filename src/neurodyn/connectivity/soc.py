@@ -76,8 +76,8 @@ import jax.numpy as jnp
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from neurodyn._io import save_npz_atomic
-from neurodyn._validate import fail, in_range, positive, positive_int
+from neurodyn.fileio import save_npz_atomic
+from neurodyn.validation import fail, in_range, positive, positive_int
 from neurodyn.analysis.lyapunov import _sign_gramians, abscissa_from_schur, gramians_from_schur, real_schur
 from neurodyn.connectivity.random_ei import random_ei
 from neurodyn.network import Network

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from neurodyn._validate import fail, finite_array, positive, positive_int
+from neurodyn.validation import fail, finite_array, positive, positive_int
 
 __all__ = ["bin_spike_raster", "bin_spike_times", "gaussian_smooth", "soft_normalize"]
 

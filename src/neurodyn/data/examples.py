@@ -12,7 +12,7 @@ from importlib import resources
 
 import numpy as np
 
-from neurodyn._validate import fail
+from neurodyn.validation import fail
 from neurodyn.data.population import PopulationData
 
 __all__ = ["example_citation", "example_settings", "list_examples", "load_example"]

@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from neurodyn._validate import fail, positive, positive_int
+from neurodyn.validation import fail, positive, positive_int
 from neurodyn.data.binning import bin_spike_raster, bin_spike_times, gaussian_smooth
 from neurodyn.data.population import PopulationData
 

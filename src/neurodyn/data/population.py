@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive
+from neurodyn.validation import fail, finite_array, positive
 
 __all__ = ["PopulationData"]
 
@@ -190,7 +190,7 @@ class PopulationData:
 
     def save_npz(self, path) -> None:
         """Write the documented ``.npz`` layout (docs/data_format.md), atomically."""
-        from neurodyn._io import save_npz_atomic
+        from neurodyn.fileio import save_npz_atomic
         arrays = {"rates": self.rates, "t_ms": self.t_ms, "bin_ms": np.float64(self.bin_ms),
                   "condition": self.conditions, "neuron": self.neurons,
                   "units": np.str_(self.meta.get("units", "spikes/s"))}

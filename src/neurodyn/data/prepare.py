@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neurodyn._io import update_json
+from neurodyn.fileio import update_json
 from neurodyn.data.examples import example_settings, load_example
 from neurodyn.data.loaders import load, reshape_bins
 from neurodyn.data.population import PopulationData

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail
+from neurodyn.validation import fail
 
 __all__ = ["GainFunction", "Linear", "PositiveTanh", "Tanh", "positive_rate_input"]
 

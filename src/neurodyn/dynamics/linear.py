@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from neurodyn._validate import fail, finite_array
+from neurodyn.validation import fail, finite_array
 from neurodyn.network import Network
 
 __all__ = ["linear_dynamics_matrix", "linear_solution"]

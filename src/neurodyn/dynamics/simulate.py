@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive
+from neurodyn.validation import fail, finite_array, positive
 from neurodyn.dynamics.gain import GainFunction, Tanh
 from neurodyn.network import Network
 

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from neurodyn._io import atomic_write_bytes, atomic_write_json, save_npz_atomic
+from neurodyn.fileio import atomic_write_bytes, atomic_write_json, save_npz_atomic
 from neurodyn.progress import progress as _progress
 
 T = TypeVar("T")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from neurodyn._io import atomic_write_json, atomic_write_text
+from neurodyn.fileio import atomic_write_json, atomic_write_text
 from neurodyn.experiments.base import ConfigError, _merge, get_experiment, resolve_config
 
 __all__ = ["SweepSpec", "load_sweep", "point_id", "run_point", "run_sweep", "sweep_status"]
@@ -206,7 +206,7 @@ def _summary_figure(out: Path, spec: SweepSpec) -> None:
     axes[0][0].legend(frameon=False, fontsize=8)
     import io as _io
 
-    from neurodyn._io import atomic_write_bytes
+    from neurodyn.fileio import atomic_write_bytes
 
     b = _io.BytesIO()
     fig.savefig(b, format="png", dpi=100, bbox_inches="tight")

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from neurodyn._validate import fail, positive, positive_int
+from neurodyn.validation import fail, positive, positive_int
 from neurodyn.learning.error import output_error
 from neurodyn.learning.task import GainTask, check_stability
 from neurodyn.progress import progress

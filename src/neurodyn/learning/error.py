@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail
+from neurodyn.validation import fail
 
 __all__ = ["output_error", "r2_error"]
 

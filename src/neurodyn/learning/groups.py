@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive_int
+from neurodyn.validation import fail, finite_array, positive_int
 from neurodyn.learning.error import output_error
 from neurodyn.learning.node_perturbation import NodePerturbation
 from neurodyn.learning.task import GainTask, check_stability

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize, nnls
 
-from neurodyn._validate import fail, finite_array, positive, positive_int
+from neurodyn.validation import fail, finite_array, positive, positive_int
 from neurodyn.learning.error import output_error
 from neurodyn.learning.task import GainTask
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import positive, positive_int
+from neurodyn.validation import positive, positive_int
 from neurodyn.analysis.gramians import preferred_initial_conditions
 from neurodyn.connectivity.random_ei import random_ei
 from neurodyn.dynamics.gain import Tanh

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive
+from neurodyn.validation import fail, finite_array, positive
 from neurodyn.dynamics.gain import GainFunction, Tanh
 from neurodyn.learning.task import GainTask, Readout, TrialDynamics
 from neurodyn.network import Network, cell_types_ei

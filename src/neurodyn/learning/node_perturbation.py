@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.learning.error import output_error
 from neurodyn.learning.task import GainTask, check_stability
 from neurodyn.progress import progress

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LinearRegression
 
-from neurodyn._validate import fail, finite_array, positive_int
+from neurodyn.validation import fail, finite_array, positive_int
 from neurodyn.learning.task import Readout, TrialDynamics
 
 __all__ = ["fit_readout", "fit_readout_on_trials", "noisy_initial_conditions", "snr_noise_sd"]

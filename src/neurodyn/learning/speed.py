@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from neurodyn._validate import fail, finite_array, positive, positive_int
+from neurodyn.validation import fail, finite_array, positive, positive_int
 from neurodyn.learning.groups import membership_matrix
 from neurodyn.learning.task import Readout, TrialDynamics, readout_output
 from neurodyn.network import Network

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from neurodyn._validate import fail, finite_array, positive, positive_int
+from neurodyn.validation import fail, finite_array, positive, positive_int
 
 __all__ = ["emg_envelope", "emg_kernel", "emg_targets", "sample_times", "scale_targets", "slow_fast_targets"]
 

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive
+from neurodyn.validation import fail, finite_array, positive
 from neurodyn.analysis.stability import spectral_abscissa
 from neurodyn.dynamics.gain import GainFunction, Tanh
 from neurodyn.learning.error import output_error

@@ -123,7 +123,7 @@ class NeurodynEstimator(BaseEstimator):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model to ``path`` (``.npz``): arrays plus a JSON header; never pickle."""
-        from neurodyn._io import save_npz_atomic
+        from neurodyn.fileio import save_npz_atomic
 
         self._check_fitted()
         arrays: dict[str, np.ndarray] = {}

@@ -121,7 +121,7 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.base import check_rates
 from neurodyn.models.lds import LDS, LDSParams, LatentLDSEstimator, kalman_smoother_batch
 from neurodyn.models.lds.latent import epoch_inputs, input_groups

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.ei_subspace import (
     excitatory_units,
     fit_w,

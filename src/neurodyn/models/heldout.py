@@ -47,7 +47,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail, in_range, positive_int
+from neurodyn.validation import fail, in_range, positive_int
 from neurodyn.analysis.metrics import r2_score, signal_variance_explained
 from neurodyn.models.base import check_rates
 from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch

@@ -67,7 +67,7 @@ import numpy as np
 import scipy.linalg
 from sklearn.decomposition import PCA
 
-from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive_int
 from neurodyn.models.base import NeurodynEstimator, check_rates
 from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
 from neurodyn.progress import progress

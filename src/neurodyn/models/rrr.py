@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive_int
 from neurodyn.analysis.communication import _check_pair, one_minus_nse, rrr_fit_coefficients
 from neurodyn.models.base import NeurodynEstimator
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive, positive_int
+from neurodyn.validation import fail, finite_array, positive, positive_int
 
 __all__ = ["DelayedReachTask", "delayed_reach_task", "minimum_jerk_velocity"]
 

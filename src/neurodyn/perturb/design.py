@@ -64,7 +64,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.optimize import lsq_linear, minimize
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int, square_matrix
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int, square_matrix
 from neurodyn.progress import progress
 
 __all__ = [

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodyn._validate import fail, positive
+from neurodyn.validation import fail, positive
 from neurodyn.network import Network
 
 __all__ = ["Cooling", "Lesion", "SilenceProjection", "slowing_factor"]
@@ -114,7 +114,7 @@ def slowing_factor(t, reference, perturbed, *, t_start: float | None = None, bou
     """
     from scipy.optimize import minimize_scalar
 
-    from neurodyn._validate import finite_array
+    from neurodyn.validation import finite_array
 
     t = finite_array("t", t, ndim=1)
     R = finite_array("reference", reference, ndim=2)

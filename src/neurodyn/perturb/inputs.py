@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import fail, in_range, positive
+from neurodyn.validation import fail, in_range, positive
 
 __all__ = ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation"]
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.decomposition import PCA
 
-from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive_int
 
 __all__ = ["StateDisplacement", "manifold_basis", "outside_manifold_displacement", "within_manifold_displacement"]
 

@@ -69,7 +69,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive_int
 from neurodyn.progress import progress
 
 __all__ = ["EraasrResult", "artifact_subspace", "trace_ratio", "saturation_limits", "possibly_saturated",

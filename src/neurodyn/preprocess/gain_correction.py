@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail
+from neurodyn.validation import fail
 
 __all__ = ["recovery_gain", "denoise_gain", "correct_rates"]
 

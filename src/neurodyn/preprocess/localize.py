@@ -25,7 +25,7 @@ from scipy.interpolate import griddata
 from scipy.ndimage import median_filter
 from scipy.optimize import least_squares
 
-from neurodyn._validate import fail, positive
+from neurodyn.validation import fail, positive
 
 __all__ = ["clipped_channels", "peak_to_peak", "remove_outliers", "resample_to_column", "fit_artifact_source"]
 

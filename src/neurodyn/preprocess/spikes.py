@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from neurodyn._validate import fail, positive
+from neurodyn.validation import fail, positive
 
 __all__ = ["noise_sigma", "detect_spikes", "score_spikes", "synthetic_stimulation", "waveform_correlation",
            "mean_waveform", "neighbour_channels"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import fftconvolve
 
-from neurodyn._validate import fail, in_range, positive, positive_int
+from neurodyn.validation import fail, in_range, positive, positive_int
 
 __all__ = ["StimRecording", "neuropixels_3a_probe", "pulse_train_samples", "simulate_stim_recording",
            "spike_waveform", "artifact_waveforms"]

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from neurodyn._io import atomic_write_text
+from neurodyn.fileio import atomic_write_text
 
 __all__ = ["compare_runs", "reference_summary", "write_run_report"]
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from neurodyn._io import atomic_write_json, atomic_write_text
+from neurodyn.fileio import atomic_write_json, atomic_write_text
 from neurodyn.report.html import CSS, format_value
 
 __all__ = ["claim_experiments", "reproduce"]

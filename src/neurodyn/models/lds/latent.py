@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail, positive_int
+from neurodyn.validation import fail, positive_int
 from neurodyn.models.base import NeurodynEstimator, check_rates
 from neurodyn.models.heldout import epochs, infer_initial_and_inputs
 from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch

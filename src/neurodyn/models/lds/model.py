@@ -46,7 +46,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.analysis import henrici, ordered_schur
 from neurodyn.analysis.metrics import signal_variance_explained
 from neurodyn.models.base import check_rates

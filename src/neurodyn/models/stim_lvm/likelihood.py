@@ -76,7 +76,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn._validate import finite_array, positive
+from neurodyn.validation import finite_array, positive
 
 __all__ = ["KAPPA", "KAPPA_BIN_MS", "KAPPA_HZ", "EPS", "ETA", "rectify", "rectify_grad", "poisson_gradient", "steepest_point",
            "shaped_loglik", "shaped_gradient", "total_loglik", "poisson_deviance"]

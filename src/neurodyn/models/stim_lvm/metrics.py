@@ -38,7 +38,7 @@ import scipy.linalg
 import scipy.optimize
 from scipy.stats import special_ortho_group
 
-from neurodyn._validate import fail, finite_array, in_range, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive_int
 from neurodyn.models.stim_lvm.likelihood import poisson_deviance
 
 __all__ = ["contraction_factor", "contraction_factor_ci", "gen_chi2_params", "gen_chi2_cdf", "gen_chi2_ppf",

@@ -62,7 +62,7 @@ import scipy.optimize
 import scipy.special
 from sklearn.decomposition import FactorAnalysis
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.base import NeurodynEstimator
 from neurodyn.models.stim_lvm.likelihood import EPS, ETA, KAPPA, KAPPA_BIN_MS, rectify, steepest_point, total_loglik
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, positive_int
+from neurodyn.validation import fail, finite_array, positive_int
 from neurodyn.models.stim_lvm.likelihood import rectify
 from neurodyn.models.stim_lvm.metrics import distortion
 from neurodyn.models.stim_lvm.model import StimLVM

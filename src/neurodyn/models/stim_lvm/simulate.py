@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn._validate import fail, finite_array, in_range, positive, positive_int
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.stim_lvm.likelihood import KAPPA_HZ
 from neurodyn.models.stim_lvm.model import gp_cholesky, segment_labels
 

@@ -1,4 +1,4 @@
-"""Boundary validation helpers shared by every layer.
+"""Boundary validation helpers shared by every layer (public: any layer may import them).
 
 Every error names the argument, the value (or a summary of it) and what was expected, on one line,
 as DESIGN.md asks.

@@ -1,0 +1,109 @@
+"""Run every registered experiment at ``--quick`` scale and record its numeric metrics; compare two records.
+
+    python scripts/quick_metrics.py run OUT.json [--runs DIR] [--only a,b]
+    python scripts/quick_metrics.py compare BEFORE.json AFTER.json [--rtol 1e-8]
+
+``run`` writes ``{experiment: {metric: value}}`` (numbers only; wall times left out, since they are not
+results). ``compare`` prints one row per experiment with the number of metrics, the largest relative
+difference and the metrics outside ``rtol``, and exits non-zero if any metric differs or is missing.
+A refactoring that keeps every number to 1e-8 relative leaves ``compare`` silent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SKIP_KEYS = {"seconds", "reference"}
+
+
+def _flatten(prefix: str, value, out: dict[str, float]) -> None:
+    if isinstance(value, bool):
+        out[prefix] = float(value)
+    elif isinstance(value, (int, float)):
+        out[prefix] = float(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k not in SKIP_KEYS and not k.endswith("_seconds"):
+                _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _flatten(f"{prefix}[{i}]", v, out)
+
+
+def run(out_json: Path, runs: Path, only: list[str] | None) -> int:
+    from neurodyn.experiments import list_experiments, run_experiment
+
+    names = [s.name for s in list_experiments() if only is None or s.name in only]
+    record: dict[str, dict] = {}
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            metrics = run_experiment(name, runs / name, quick=True, force=True)
+        except Exception as exc:  # recorded, so a comparison shows the failure
+            record[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+            print(f"{name}: FAILED {record[name]['error']}", flush=True)
+            continue
+        flat: dict[str, float] = {}
+        _flatten("", metrics, flat)
+        record[name] = flat
+        print(f"{name}: {len(flat)} metrics in {time.perf_counter() - t0:.0f} s", flush=True)
+        out_json.write_text(json.dumps(record, indent=1, sort_keys=True))
+    out_json.write_text(json.dumps(record, indent=1, sort_keys=True))
+    return 0
+
+
+def _rel(a: float, b: float) -> float:
+    if math.isnan(a) and math.isnan(b):
+        return 0.0
+    if a == b:
+        return 0.0
+    return abs(a - b) / max(abs(a), abs(b), 1e-300)
+
+
+def compare(before: Path, after: Path, rtol: float) -> int:
+    a, b = json.loads(before.read_text()), json.loads(after.read_text())
+    bad = 0
+    print(f"| experiment | metrics | largest relative difference | outside {rtol:g} |")
+    print("| --- | --- | --- | --- |")
+    for name in sorted(set(a) | set(b)):
+        ma, mb = a.get(name), b.get(name)
+        if ma is None or mb is None or "error" in ma or "error" in mb:
+            print(f"| {name} | - | - | {'missing before' if ma is None else 'missing after' if mb is None else (ma.get('error') or mb.get('error'))} |")
+            bad += 1
+            continue
+        keys = sorted(set(ma) | set(mb))
+        missing = [k for k in keys if k not in ma or k not in mb]
+        diffs = {k: _rel(ma[k], mb[k]) for k in keys if k in ma and k in mb}
+        worst = max(diffs.values(), default=0.0)
+        off = [k for k, d in diffs.items() if d > rtol] + missing
+        bad += bool(off)
+        print(f"| {name} | {len(keys)} | {worst:.1e} | {', '.join(off[:6]) + (' ...' if len(off) > 6 else '') or 'none'} |")
+    return 1 if bad else 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("out", type=Path)
+    r.add_argument("--runs", type=Path, default=None)
+    r.add_argument("--only", default=None)
+    c = sub.add_parser("compare")
+    c.add_argument("before", type=Path)
+    c.add_argument("after", type=Path)
+    c.add_argument("--rtol", type=float, default=1e-8)
+    args = p.parse_args()
+    if args.cmd == "run":
+        runs = args.runs or Path(tempfile.mkdtemp(prefix="quick-metrics-"))
+        return run(args.out, runs, args.only.split(",") if args.only else None)
+    return compare(args.before, args.after, args.rtol)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
