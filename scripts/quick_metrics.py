@@ -36,15 +36,40 @@ def _flatten(prefix: str, value, out: dict[str, float]) -> None:
             _flatten(f"{prefix}[{i}]", v, out)
 
 
+def data_files(folder: Path) -> dict[str, dict]:
+    """Seeded recordings for the fits that have no bundled default (written once into ``folder``)."""
+    import numpy as np
+
+    from neurodyn.models.multi_area_lds import random_two_area_params, simulate_multi_area_lds
+    from neurodyn.models.stim_lvm.simulate import additive_delta, stimulated_dataset, synthetic_population
+
+    folder.mkdir(parents=True, exist_ok=True)
+    two = folder / "two_areas.npz"
+    params = random_two_area_params((3, 3), (15, 15), rank=2, seed=4)
+    _, y = simulate_multi_area_lds(params, 40, 50, seed=5)
+    np.savez(two, spikes=np.asarray(y), trial_condition=np.zeros(40, int), t_ms=np.arange(50) * 10.0,
+             area=np.array(["M1"] * 15 + ["PMd"] * 15))
+    stim = folder / "stim.npz"
+    t = np.arange(20.0, 420.0, 20.0)
+    readout, offset, z = synthetic_population(4, 20, 3, t, seed=2)
+    ds = stimulated_dataset(readout, offset, z, t, 140.0, 300.0, delta=additive_delta(t, 20, 140.0, 300.0, seed=3),
+                            n_trials=10, seed=4)
+    np.savez(stim, rates=np.concatenate([ds["xhat"], ds["yhat"]]), t_ms=t, units="spikes/s",
+             condition_stimulated=np.r_[np.zeros(4, bool), np.ones(4, bool)], condition_pair=np.r_[np.arange(4), np.arange(4)])
+    return {"multi-area-fit": {"data": str(two), "latent_dim": 3, "soft_norm": None},
+            "stim-lvm-fit": {"data": str(stim), "stim_on_ms": 140.0, "stim_off_ms": 300.0, "n_latents": 3}}
+
+
 def run(out_json: Path, runs: Path, only: list[str] | None) -> int:
     from neurodyn.experiments import list_experiments, run_experiment
 
     names = [s.name for s in list_experiments() if only is None or s.name in only]
+    config = data_files(runs / "_data")
     record: dict[str, dict] = {}
     for name in names:
         t0 = time.perf_counter()
         try:
-            metrics = run_experiment(name, runs / name, quick=True, force=True)
+            metrics = run_experiment(name, runs / name, config=config.get(name), quick=True, force=True)
         except Exception as exc:  # recorded, so a comparison shows the failure
             record[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
             print(f"{name}: FAILED {record[name]['error']}", flush=True)
