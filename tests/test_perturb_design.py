@@ -22,7 +22,7 @@ from neurodyn.perturb import (
     reach_state,
     spatiotemporal_design,
 )
-from neurodyn.perturb.design import _max_linear
+from neurodyn.perturb.design import maximize_linear
 
 
 def self_contained_network(N=120, K=3, seed=0):
@@ -86,7 +86,7 @@ def test_single_direction_closed_form_matches_scipy_minimize(net):
     fs = OptogeneticExcitation(0.5, max_amplitude=0.3, seed=2).feasible_set(net.is_excitatory)
     dvec = np.array([0.3, -1.0, 0.5])
     c = L[:, fs.units].T @ dvec / np.linalg.norm(dvec)
-    v = _max_linear(c, fs, 1.0)
+    v = maximize_linear(c, fs, 1.0)
     res = minimize(lambda x: -c @ x, np.full(c.size, 0.01), jac=lambda x: -c, method="SLSQP",
                    bounds=[(0.0, 0.3)] * c.size,
                    constraints=[{"type": "ineq", "fun": lambda x: 1.0 - x @ x, "jac": lambda x: -2 * x}],
