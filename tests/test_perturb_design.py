@@ -276,6 +276,8 @@ def test_validation_errors():
         maximize_subspace_effect(np.ones((2, 7)), fs)
     with pytest.raises(TypeError, match="model="):
         LinearResponseModel.from_fit(object())
+    with pytest.raises(ValueError, match="is_excitatory"):            # cell types are never assumed
+        LinearResponseModel.discrete(np.eye(4), np.ones((1, 4)), None, None)
 
 
 def test_experiment_quick_run_writes_metrics(tmp_path, net):

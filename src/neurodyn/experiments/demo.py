@@ -186,9 +186,8 @@ def _ei_subspace(cfg, run: Run, data, Y, out: dict):
 
 
 def _optogenetic(cfg, run: Run, data, model, out: dict):
-    from neurodyn.experiments.opto_perturbation import stimulated_response
     from neurodyn.models.ei_subspace import chance_projection, projection_fraction
-    from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis
+    from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis, stimulated_response
 
     T = data.t_ms.size
     dt = float(np.median(np.diff(data.t_ms)))

@@ -46,7 +46,7 @@ from neurodyn.analysis.distances import cv_distance_sq, task_space_diameter
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.models.ei_subspace import EISubspaceNetwork, chance_projection, projection_fraction
 from neurodyn.models.ei_subspace_sim import make_ground_truth, poisson_trials
-from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis
+from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis, stimulated_response
 from neurodyn.report.figures import new_figure
 
 
@@ -74,12 +74,6 @@ class OptoConfig(ExperimentConfig):
     w_iter: int = Field(200, ge=1, description="W-update steps per EM iteration")
     max_spectral_radius: float | None = Field(0.99, gt=0, description="bound on rho(A) of the fitted network "
                                                                          "(None: unconstrained)")
-
-
-def stimulated_response(net_run, stim_vectors, window):
-    """``Delta nu`` (n_stim, C, T, N) of a runner ``net_run(stim, window)`` against the unstimulated run."""
-    base = net_run(None, None)
-    return base, np.stack([net_run(s, window) - base for s in stim_vectors])
 
 
 @experiment("opto-perturbation", OptoConfig,

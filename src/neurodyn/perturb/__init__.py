@@ -5,7 +5,7 @@ state vector ``x`` (``apply(x)``), dynamics perturbations on a `neurodyn.Network
 `neurodyn.perturb.design` designs stimulation patterns under actuator constraints and predicts their effects.
 """
 
-from neurodyn.perturb.inputs import ICMSStimulation, InputPerturbation, OptogeneticStimulation
+from neurodyn.perturb.inputs import ICMSStimulation, InputPerturbation, OptogeneticStimulation, stimulated_response
 from neurodyn.perturb.dynamics import Cooling, Lesion, SilenceProjection, slowing_factor
 from neurodyn.perturb.state import (
     StateDisplacement,
@@ -35,7 +35,7 @@ from neurodyn.perturb.design import (
 
 __all__ = ["Cooling", "Lesion", "SilenceProjection", "StateDisplacement", "manifold_basis",
            "outside_manifold_displacement", "slowing_factor", "within_manifold_displacement"]
-__all__ += ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation"]
+__all__ += ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation", "stimulated_response"]
 __all__ += ["Actuator", "BidirectionalOpsins", "Design", "ElectricalStimulation", "FeasibleSet",
             "HolographicStimulation", "LinearResponseModel", "OptogeneticExcitation", "PatternEffects",
             "SpatiotemporalDesign", "decay_time", "design_nonlinear", "maximize_subspace_effect",

@@ -12,6 +12,9 @@ hit units receive an amplitude ``gamma`` with multiplicative noise from opsin ex
 
 ICMS-like stimulation (§15) is untargeted: every unit, E or I, is a candidate (same formula with all units
 targeted), so the input has no cell-type structure.
+
+The effect of a stimulation is the deviation from the unstimulated run, ``Delta nu = nu_s - nu_0``
+(`stimulated_response`, the §11 analysis).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from jaxtyping import Array, Bool, Float
 
 from neurodyn.validation import fail, in_range, positive
 
-__all__ = ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation"]
+__all__ = ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation", "stimulated_response"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,14 @@ class ICMSStimulation(InputPerturbation):
     """Untargeted ICMS-like stimulation (seed 001 §15): every unit is a candidate, whatever its type."""
 
     target: str = "all"
+
+
+def stimulated_response(net_run: Callable[..., Float[np.ndarray, "*batch time neurons"]],
+                        stim_vectors: Float[np.ndarray, "patterns neurons"], window: Bool[np.ndarray, "time"]
+                        ) -> tuple[Float[np.ndarray, "*batch time neurons"],
+                                   Float[np.ndarray, "patterns *batch time neurons"]]:
+    """The unstimulated run ``nu_0 = net_run(None, None)`` and ``Delta nu = net_run(s, window) - nu_0`` for
+    each stimulation vector s (seed 001 §11); ``net_run(s, window)`` runs the network with the input s on
+    the bins where ``window`` is True."""
+    base = net_run(None, None)
+    return base, np.stack([net_run(s, window) - base for s in stim_vectors])

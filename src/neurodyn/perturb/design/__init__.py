@@ -21,20 +21,11 @@ under the constraints real actuators have, and predicts their effects; one idea 
 * `nonlinear`: `design_nonlinear`, projected gradient ascent through the simulator;
 * `effects`: `predict_effects`, `decay_time`.
 
-Model (seed 001 §10.1, §11; seed 003 eq. 2.1 for continuous time). A linear(ised) network driven by an
-input ``u`` held during a window of ``n_on`` steps of ``dt`` and then released::
-
-    nu_{t+1} = F nu_t + Gamma u_t,      (discrete, §10.1/§11: F = W, Gamma = I, 10-ms steps)
-    tau dnu/dt = -nu + W nu + u  =>  F = e^{A dt}, Gamma = A^{-1} (e^{A dt} - I) diag(1/tau),
-                                     A = diag(1/tau) (W diag(g) - I)            (exact zero-order hold)
-
-The deviation from the unstimulated trajectory at the end of the window is linear in u,
-
-    Delta nu(n_on) = G u,   G = sum_{k=0}^{n_on-1} F^k Gamma,                                   (1)
-
-so the displacement inside the task-dynamics space, in an orthonormal basis Q (N x K) of row(J), is
-``L u`` with ``L = Q^T G`` (K x N), and the part outside it is ``(I - Q Q^T) G u``. Actuators act through
-controls ``v`` (m) and an input map ``B`` (N x m): ``u = B v`` (B selects the addressable cells for
+Model (`response`; seed 001 §10.1, §11; seed 003 eq. 2.1 for continuous time): a linear(ised) network
+``nu_{t+1} = F nu_t + Gamma u_t`` driven by an input held for ``n_on`` steps; at the end of the window the
+deviation from the unstimulated trajectory is ``G u`` (eq. 1 of `response`, ``G = sum_{k<n_on} F^k Gamma``),
+its task-dynamics coordinates ``L u`` with ``L = Q^T G`` (Q: orthonormal basis of row(J)). Actuators act
+through controls ``v`` and an input map ``B`` (`feasible`): ``u = B v`` (B selects the addressable cells for
 optical stimulation, or holds the spatial current kernels of electrodes), within per-control bounds
 ``lo <= v <= hi`` and, for patterned light, at most k non-zero controls.
 

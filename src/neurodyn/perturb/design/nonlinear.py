@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
 
-from neurodyn.dynamics import simulate
+from neurodyn.dynamics import GainFunction, simulate
+from neurodyn.network import Network
 from neurodyn.perturb.design.feasible import FeasibleSet
 from neurodyn.perturb.design.static import Design
 from neurodyn.progress import progress
@@ -22,9 +23,9 @@ from neurodyn.validation import fail, finite_array, positive, positive_int
 __all__ = ["design_nonlinear"]
 
 
-def design_nonlinear(network, feasible: FeasibleSet, target: Float[np.ndarray, "latents neurons"], *,
+def design_nonlinear(network: Network, feasible: FeasibleSet, target: Float[np.ndarray, "latents neurons"], *,
                      x0: Float[np.ndarray, "neurons"] | None = None, onset_ms: float = 0.0,
-                     duration_ms: float = 200.0, t_end_ms: float | None = None, gain_fn=None,
+                     duration_ms: float = 200.0, t_end_ms: float | None = None, gain_fn: GainFunction | None = None,
                      gains: Float[np.ndarray, "neurons"] | None = None, dt: float = 1.0, norm: float = 1.0,
                      n_steps: int = 200, learning_rate: float = 0.05,
                      init: Float[np.ndarray, "inputs"] | None = None, seed: int = 0) -> Design:

@@ -26,6 +26,7 @@ import scipy.linalg as sla
 from jaxtyping import Bool, Float
 
 from neurodyn.dynamics import linear_dynamics_matrix, linear_response_from_rest
+from neurodyn.network import Network
 from neurodyn.validation import fail, finite_array, positive, positive_int, square_matrix
 
 __all__ = ["LinearResponseModel", "subspace_basis"]
@@ -93,7 +94,7 @@ class LinearResponseModel:
         return cls(W, J, C, is_excitatory, None, dt_ms)
 
     @classmethod
-    def continuous(cls, network, J: Float[np.ndarray, "latents neurons"],
+    def continuous(cls, network: Network, J: Float[np.ndarray, "latents neurons"],
                    C: Float[np.ndarray, "readouts latents"] | None = None,
                    gains: Float[np.ndarray, "neurons"] | None = None, dt_ms: float = 10.0) -> "LinearResponseModel":
         """Exact zero-order-hold discretisation of ``tau dnu/dt = -nu + W diag(g) nu + u`` (seed 003 eq. 2.1
