@@ -189,8 +189,10 @@ def test_electrodes_with_positions_and_current_bounds_match_grid_search():
     d = maximize_subspace_effect(M, fs, norm=1.0, seed=0)
     g = np.linspace(-0.3, 0.3, 1201)
     V = np.stack(np.meshgrid(g, g)).reshape(2, -1)
-    ok = np.linalg.norm(fs.B @ V, axis=0) <= 1.0
-    grid = np.max(np.linalg.norm(M @ fs.B @ V[:, ok], axis=0))
+    # ||B v||^2 = v^T (B^T B) v and M B v = (M B) v: the same grid through the 2 x 2 Gram matrix and the
+    # 3 x 2 product, without the (60, 1.4M) intermediates (11 s -> 0.2 s)
+    ok = np.einsum("ip,ij,jp->p", V, fs.B.T @ fs.B, V) <= 1.0
+    grid = np.max(np.linalg.norm((M @ fs.B) @ V[:, ok], axis=0))
     assert np.all(np.abs(d.controls) <= 0.3 + 1e-9) and np.linalg.norm(d.inputs) <= 1.0 + 1e-9
     assert grid - 1e-9 <= d.objective <= grid * (1 + 2e-3)
 
