@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neurodyn.experiments.base import run_experiment
-from neurodyn.experiments.opto_perturbation import decay_time, task_activity_basis
+from neurodyn.perturb import decay_time, manifold_basis
 
 
 def test_decay_time_of_an_exponential():
@@ -22,7 +22,7 @@ def test_task_activity_basis_dimension():
     rng = np.random.default_rng(0)
     basis = np.linalg.qr(rng.normal(size=(20, 3)))[0]
     X = rng.normal(size=(200, 3)) * np.array([5.0, 2.0, 1.0]) @ basis.T
-    B = task_activity_basis(X)
+    B = manifold_basis(X, threshold=0.95)
     assert B.shape[1] <= 3
     np.testing.assert_allclose(B.T @ B, np.eye(B.shape[1]), atol=1e-10)
     np.testing.assert_allclose(np.linalg.norm(basis.T @ B, axis=0), 1.0, atol=1e-8)

@@ -94,3 +94,19 @@ def test_network_type_errors():
         Cooling(2.0).apply(np.eye(3))
     with pytest.raises(ValueError, match="area"):
         SilenceProjection("A1", "A9").apply(Network(W=np.zeros((2, 2)), areas=("A1", "A2")))
+
+
+def test_manifold_basis_by_variance_threshold():
+    # six points +-s_i q_i on three orthonormal directions q_i of R^6 (zero mean): the PCA variances are
+    # proportional to s_i^2 = 6, 3, 1, i.e. cumulative fractions 0.6, 0.9, 1.0 (exact, by construction), so
+    # the task activity space (seed 001 §6) has 1, 2 or 3 dimensions for thresholds 0.5, 0.8 and 0.95
+    Q = np.linalg.qr(np.random.default_rng(0).normal(size=(6, 3)))[0]
+    s = np.sqrt([6.0, 3.0, 1.0])
+    X = np.concatenate([s[:, None] * Q.T, -s[:, None] * Q.T])           # (6 samples, 6 neurons)
+    for threshold, k in ((0.5, 1), (0.8, 2), (0.95, 3)):
+        B = manifold_basis(X, threshold=threshold)
+        assert B.shape == (6, k)
+        np.testing.assert_allclose(np.abs(B.T @ Q[:, :k]), np.eye(k), atol=1e-12)   # the top-k directions
+    np.testing.assert_allclose(manifold_basis(X, 2), manifold_basis(X, threshold=0.8), atol=0)
+    with pytest.raises(ValueError, match="threshold"):
+        manifold_basis(X, threshold=0.0)

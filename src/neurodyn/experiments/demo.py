@@ -186,9 +186,8 @@ def _ei_subspace(cfg, run: Run, data, Y, out: dict):
 
 
 def _optogenetic(cfg, run: Run, data, model, out: dict):
-    from neurodyn.experiments.opto_perturbation import decay_time, stimulated_response, task_activity_basis
     from neurodyn.models.ei_subspace import chance_projection, projection_fraction
-    from neurodyn.perturb import OptogeneticStimulation
+    from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis, stimulated_response
 
     T = data.t_ms.size
     dt = float(np.median(np.diff(data.t_ms)))
@@ -212,7 +211,7 @@ def _optogenetic(cfg, run: Run, data, model, out: dict):
     d_end = dnu[:, :, off]
     N, K = model.W_.shape[0], model.J_.shape[0]
     dyn_proj = float(projection_fraction(d_end, model.J_).mean())
-    basis = task_activity_basis(base)
+    basis = manifold_basis(base, threshold=0.95)
     act_proj = float((np.linalg.norm(d_end @ basis, axis=-1) / np.linalg.norm(d_end, axis=-1)).mean())
     dist = np.linalg.norm(dnu, axis=-1).mean((0, 1))
     tau = decay_time(dist[off:], dt)

@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 
 from neurodyn.analysis.distances import cv_distance_sq, task_space_diameter
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.models.ei_subspace import EISubspaceNetwork, chance_projection, projection_fraction
 from neurodyn.models.ei_subspace_sim import make_ground_truth, poisson_trials
-from neurodyn.perturb.inputs import OptogeneticStimulation
+from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis, stimulated_response
 from neurodyn.report.figures import new_figure
 
 
@@ -75,35 +74,6 @@ class OptoConfig(ExperimentConfig):
     w_iter: int = Field(200, ge=1, description="W-update steps per EM iteration")
     max_spectral_radius: float | None = Field(0.99, gt=0, description="bound on rho(A) of the fitted network "
                                                                          "(None: unconstrained)")
-
-
-def decay_time(dist, dt_ms: float) -> float:
-    """Time for ``dist`` (from the offset sample on) to first fall to ``dist[0]/e`` (linear interpolation);
-    the window length if it never does."""
-    dist = np.asarray(dist, float)
-    target = dist[0] / np.e
-    below = np.flatnonzero(dist <= target)
-    if below.size == 0:
-        return float((dist.size - 1) * dt_ms)
-    k = int(below[0])
-    if k == 0:
-        return 0.0
-    frac = (dist[k - 1] - target) / max(dist[k - 1] - dist[k], 1e-300)
-    return float((k - 1 + frac) * dt_ms)
-
-
-def task_activity_basis(activity, threshold: float = 0.95) -> np.ndarray:
-    """Orthonormal columns spanning the PCs holding ``threshold`` of the variance (scikit-learn PCA, §6)."""
-    X = np.asarray(activity).reshape(-1, np.shape(activity)[-1])
-    pca = PCA(n_components=min(X.shape), svd_solver="full").fit(X)
-    k = int(np.searchsorted(np.cumsum(pca.explained_variance_ratio_), threshold) + 1)
-    return pca.components_[:k].T
-
-
-def stimulated_response(net_run, stim_vectors, window):
-    """``Delta nu`` (n_stim, C, T, N) of a runner ``net_run(stim, window)`` against the unstimulated run."""
-    base = net_run(None, None)
-    return base, np.stack([net_run(s, window) - base for s in stim_vectors])
 
 
 @experiment("opto-perturbation", OptoConfig,
@@ -134,7 +104,7 @@ def run_opto(cfg: OptoConfig, run: Run) -> dict:
     # empirical stimulation distance / task-space diameter (§7 unbiased estimators, §11 calibration)
     d2 = np.stack([cv_distance_sq(trials_stim[c][:, window], trials[c][:, window])
                    for c in range(cfg.n_conditions)])
-    diam_data = task_space_diameter(list(trials), task_activity_basis(Y))[0]
+    diam_data = task_space_diameter(list(trials), manifold_basis(Y, threshold=0.95))[0]
     ratio_data = float(np.sqrt(np.maximum(d2, 0.0)).mean() / diam_data)
     # fit on non-stimulated data only
     model = EISubspaceNetwork(cfg.n_units, cfg.n_latents, cfg.transition, max_iter=cfg.max_iter,
@@ -150,7 +120,7 @@ def run_opto(cfg: OptoConfig, run: Run) -> dict:
     unit = OptogeneticStimulation(1.0, noise_sd=cfg.noise_sd)
     svec = unit.vectors(model.is_excitatory_, cfg.n_stim, seed=cfg.seed + 4)
     base, dnu = stimulated_response(net_run, svec, window)            # at unit amplitude
-    basis = task_activity_basis(base)
+    basis = manifold_basis(base, threshold=0.95)
     Zb = base.reshape(-1, N) @ basis
     diam_net = float(np.max(np.linalg.norm(Zb[:, None] - Zb[None], axis=-1)))
     ratio_net1 = float(np.linalg.norm(dnu[:, :, window], axis=-1).mean() / diam_net)

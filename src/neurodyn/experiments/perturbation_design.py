@@ -40,9 +40,9 @@ import numpy as np
 from pydantic import Field
 
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.experiments.opto_perturbation import task_activity_basis
 from neurodyn.models import EISubspaceNetwork, load_model
 from neurodyn.models.ei_subspace_sim import make_ground_truth
+from neurodyn.perturb import manifold_basis
 from neurodyn.perturb.design import (
     FeasibleSet,
     LinearResponseModel,
@@ -107,7 +107,7 @@ def run_perturbation_design(cfg: PerturbationDesignConfig, run: Run) -> dict:
         base, how = _fitted_activity(fit)
         source = f"fitted network {cfg.model} (N={model.n}, K={model.J.shape[0]})"
     N, K = model.n, model.J.shape[0]
-    activity = task_activity_basis(base) if base is not None else None
+    activity = manifold_basis(base, threshold=0.95) if base is not None else None
     run.note(f"Network: {source}; task activity space: {how}"
              + (f", {activity.shape[1]} dimensions." if activity is not None else "."))
     L = model.window_operator(cfg.stim_bins)

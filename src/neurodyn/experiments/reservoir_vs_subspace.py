@@ -57,9 +57,8 @@ from neurodyn.connectivity.soc import soc
 from neurodyn.data.prepare import prepare_fit_data
 from neurodyn.dynamics import Linear, simulate
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.experiments.opto_perturbation import decay_time, task_activity_basis
 from neurodyn.models.ei_subspace import EISubspaceNetwork
-from neurodyn.perturb.inputs import OptogeneticStimulation
+from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis
 from neurodyn.report.figures import new_figure
 
 
@@ -113,7 +112,7 @@ def run_reservoir(cfg: ReservoirConfig, run: Run) -> dict:
 
     traj = np.asarray(simulate(net, np.zeros((4, N)), t, dt=1.0, gain_fn=Linear(), h=h))
     go = int(np.searchsorted(t, T_prep))
-    basis_soc = task_activity_basis(traj[:, go:])
+    basis_soc = manifold_basis(traj[:, go:], threshold=0.95)
     k_soc = basis_soc.shape[1]
     opto = OptogeneticStimulation(cfg.gamma_soc, onset_ms=0.0, duration_ms=cfg.stim_ms)
     svec = opto.vectors(net.is_excitatory, cfg.n_stim, seed=cfg.seed + 2)
@@ -206,7 +205,7 @@ def _subspace_response(cfg, r_max, Y, tb) -> dict:
     dsub = np.stack([m.simulate_network(nu0, U0, s, win)[0] for s in sv_m])   # linear: response = difference
     dist = np.linalg.norm(dsub, axis=-1).mean(0)
     nu_task = m.simulate_network(np.atleast_2d(m.m0_) @ m.J_pinv_.T, m.condition_inputs())
-    basis = task_activity_basis(nu_task)
+    basis = manifold_basis(nu_task, threshold=0.95)
     de = dsub[:, stim_bins]
     proj = float((np.linalg.norm(de @ basis, axis=-1) / np.linalg.norm(de, axis=-1)).mean())
     return {"model": m, "r_max": r_max, "tau": decay_time(dist[stim_bins:], 10.0), "dist": dist,

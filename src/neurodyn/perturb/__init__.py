@@ -2,9 +2,10 @@
 
 Each perturbation is a small frozen dataclass with an ``apply`` method: state perturbations act on a
 state vector ``x`` (``apply(x)``), dynamics perturbations on a `neurodyn.Network` (``apply(network)``).
+`neurodyn.perturb.design` designs stimulation patterns under actuator constraints and predicts their effects.
 """
 
-from neurodyn.perturb.inputs import ICMSStimulation, InputPerturbation, OptogeneticStimulation
+from neurodyn.perturb.inputs import ICMSStimulation, InputPerturbation, OptogeneticStimulation, stimulated_response
 from neurodyn.perturb.dynamics import Cooling, Lesion, SilenceProjection, slowing_factor
 from neurodyn.perturb.state import (
     StateDisplacement,
@@ -12,11 +13,7 @@ from neurodyn.perturb.state import (
     outside_manifold_displacement,
     within_manifold_displacement,
 )
-
-__all__ = ["Cooling", "Lesion", "SilenceProjection", "StateDisplacement", "manifold_basis",
-           "outside_manifold_displacement", "slowing_factor", "within_manifold_displacement"]
-__all__ += ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation"]
-from neurodyn.perturb.design import (  # noqa: E402
+from neurodyn.perturb.design import (
     Actuator,
     BidirectionalOpsins,
     Design,
@@ -27,6 +24,7 @@ from neurodyn.perturb.design import (  # noqa: E402
     OptogeneticExcitation,
     PatternEffects,
     SpatiotemporalDesign,
+    decay_time,
     design_nonlinear,
     maximize_subspace_effect,
     minimize_subspace_effect,
@@ -35,7 +33,10 @@ from neurodyn.perturb.design import (  # noqa: E402
     spatiotemporal_design,
 )
 
+__all__ = ["Cooling", "Lesion", "SilenceProjection", "StateDisplacement", "manifold_basis",
+           "outside_manifold_displacement", "slowing_factor", "within_manifold_displacement"]
+__all__ += ["ICMSStimulation", "InputPerturbation", "OptogeneticStimulation", "stimulated_response"]
 __all__ += ["Actuator", "BidirectionalOpsins", "Design", "ElectricalStimulation", "FeasibleSet",
             "HolographicStimulation", "LinearResponseModel", "OptogeneticExcitation", "PatternEffects",
-            "SpatiotemporalDesign", "design_nonlinear", "maximize_subspace_effect", "minimize_subspace_effect",
-            "predict_effects", "reach_state", "spatiotemporal_design"]
+            "SpatiotemporalDesign", "decay_time", "design_nonlinear", "maximize_subspace_effect",
+            "minimize_subspace_effect", "predict_effects", "reach_state", "spatiotemporal_design"]

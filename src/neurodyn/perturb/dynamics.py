@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from neurodyn.validation import fail, positive
 from neurodyn.network import Network
@@ -67,7 +68,7 @@ class Lesion:
             fail("units", self.units, "a sequence of integer unit indices", TypeError)
         object.__setattr__(self, "units", units)
 
-    def kept_indices(self, n: int) -> np.ndarray:
+    def kept_indices(self, n: int) -> Int[np.ndarray, "neurons"]:
         """Indices (into the original network of n units) of the units that remain."""
         if self.units and (self.units[0] < 0 or self.units[-1] >= n):
             fail("units", self.units, f"indices in [0, {n - 1}]")
@@ -104,7 +105,9 @@ class SilenceProjection:
         return net.replace(W=W)
 
 
-def slowing_factor(t, reference, perturbed, *, t_start: float | None = None, bounds=(0.1, 10.0)) -> float:
+def slowing_factor(t: Float[np.ndarray, "time"], reference: Float[np.ndarray, "time neurons"],
+                   perturbed: Float[np.ndarray, "time neurons"], *, t_start: float | None = None,
+                   bounds: tuple[float, float] = (0.1, 10.0)) -> float:
     """Time-warp factor s with ``perturbed(t_start + s u) ~= reference(t_start + u)`` (least squares).
 
     Measures how much a perturbation (e.g. `Cooling`) slows a trajectory: ``s = c`` for a network cooled by
