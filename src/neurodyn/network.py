@@ -27,7 +27,7 @@ import numpy as np
 from neurodyn.fileio import save_npz_atomic
 from neurodyn.validation import fail, finite_array, square_matrix
 
-__all__ = ["Network", "cell_types_ei"]
+__all__ = ["Network", "cell_types_ei", "weight_matrix"]
 
 
 @jax.tree_util.register_pytree_node_class
@@ -198,3 +198,9 @@ class Network:
 def cell_types_ei(n_e: int, n_i: int) -> tuple[str, ...]:
     """Cell-type labels for ``n_e`` excitatory neurons followed by ``n_i`` inhibitory ones."""
     return ("E",) * n_e + ("I",) * n_i
+
+
+def weight_matrix(W) -> np.ndarray:
+    """The weights of a `Network`, or a given array, as a finite square float matrix (``W[i, j]``: from
+    neuron j onto neuron i, eq. 1.7); the one entry point of the analyses that accept either."""
+    return square_matrix("W", W.W if isinstance(W, Network) else W)

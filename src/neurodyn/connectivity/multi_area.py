@@ -135,8 +135,10 @@ def multi_area(sizes=(200, 200), *, p: float = 0.1, rho: float = 0.8, gamma: flo
     cell_types: list[str] = []
     areas: list[str] = []
     tau = np.zeros(n)
+    n_exc = []                          # E units per area, from the local networks' labels (E first)
     for a, size in enumerate(sizes):
         local = random_ei(size, p, rho, gamma, seed=seed + a, tau=float(tau_a[a]))
+        n_exc.append(local.n_excitatory)
         sl = slice(offsets[a], offsets[a + 1])
         W[sl, sl] = np.asarray(local.W)
         cell_types += list(local.cell_types)
@@ -149,7 +151,7 @@ def multi_area(sizes=(200, 200), *, p: float = 0.1, rho: float = 0.8, gamma: flo
             if s == t or P[t, s] == 0:
                 continue
             r = int(R[t, s])
-            n_e = sizes[s] // 2
+            n_e = n_exc[s]
             if not 1 <= r <= min(sizes[t], n_e):
                 fail(f"ranks[{t}, {s}]", r, f"an integer in [1, {min(sizes[t], n_e)}]")
             strength = positive(f"strengths[{t}, {s}]", float(S[t, s]))
