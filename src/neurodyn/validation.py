@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+from jaxtyping import Float, Shaped
 
 
 def _summary(value: Any) -> str:
@@ -53,7 +54,7 @@ def positive_int(name: str, value: int, minimum: int = 1) -> int:
     return int(value)
 
 
-def finite_array(name: str, value: Any, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
+def finite_array(name: str, value: Any, ndim: int | None = None, dtype=np.float64) -> Shaped[np.ndarray, "..."]:
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError):
@@ -66,7 +67,7 @@ def finite_array(name: str, value: Any, ndim: int | None = None, dtype=np.float6
     return arr
 
 
-def square_matrix(name: str, value: Any) -> np.ndarray:
+def square_matrix(name: str, value: Any) -> Float[np.ndarray, "n n"]:
     arr = finite_array(name, value)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         fail(name, arr, "a square (N x N) matrix")

@@ -117,7 +117,8 @@ def _nse_score(Y_test, Y_pred, y_train_mean) -> float:
 
 
 def rrr_cross_validate(source: Float[np.ndarray, "batch source_neurons"],
-                       target: Float[np.ndarray, "batch target_neurons"], ranks: Int[np.ndarray, " ranks"] | None = None,
+                       target: Float[np.ndarray, "batch target_neurons"],
+                       ranks: Int[np.ndarray, " ranks"] | None = None,
                        *, n_folds: int = 10, seed: int = 0,
                        ridge_alphas: Float[np.ndarray, " alphas"] | None = None) -> RRRCrossValidation:
     """Choose the communication-subspace dimensionality by 10-fold CV (Semedo et al. 2019).
@@ -219,7 +220,8 @@ def __getattr__(name):
 
 def synthetic_communication(n_samples: int = 1000, n_source: int = 30, n_target: int = 20, rank: int = 2,
                             noise: float = 1.0, seed: int = 0
-                            ) -> tuple[Float[np.ndarray, "batch source_neurons"], Float[np.ndarray, "batch target_neurons"],
+                            ) -> tuple[Float[np.ndarray, "batch source_neurons"],
+                            Float[np.ndarray, "batch target_neurons"],
                                        Float[np.ndarray, "source_neurons target_neurons"]]:
     """Two-area data with a known rank-``rank`` communication subspace: ``(source, target, B)``.
 

@@ -33,7 +33,8 @@ class DaleModes:
     v1_differential_fraction: float  # share of v1's squared norm agreeing with the E+/I- pattern
 
 
-def dale_svd_modes(W: Float[np.ndarray, "neurons neurons"] | Network, is_excitatory: Bool[np.ndarray, " neurons"] | None = None,
+def dale_svd_modes(W: Float[np.ndarray, "neurons neurons"] | Network,
+                   is_excitatory: Bool[np.ndarray, " neurons"] | None = None,
                    tol: float = 1e-10) -> DaleModes:
     """Leading singular triplet of W and whether it has the co-activation / differential form."""
     if isinstance(W, Network):

@@ -68,7 +68,8 @@ def _fold_means(x, n_folds):
     return sums / counts, (total - sums) / (n - counts)
 
 
-def naive_distance_sq(trials_a: Float[np.ndarray, "trials *batch neurons"], trials_b: Float[np.ndarray, "trials *batch neurons"],
+def naive_distance_sq(trials_a: Float[np.ndarray, "trials *batch neurons"],
+                      trials_b: Float[np.ndarray, "trials *batch neurons"],
                       W: Float[np.ndarray, "neurons latents"] | None = None) -> Float[np.ndarray, "*batch"]:
     """Plug-in squared distance ``||W^T (mean_a - mean_b)||^2`` (biased upward by the noise)."""
     a = _trials("trials_a", trials_a, 1)
@@ -82,7 +83,8 @@ def naive_distance_sq(trials_a: Float[np.ndarray, "trials *batch neurons"], tria
     return np.sum(delta ** 2, axis=-1)
 
 
-def cv_distance_sq(trials_a: Float[np.ndarray, "trials *batch neurons"], trials_b: Float[np.ndarray, "trials *batch neurons"],
+def cv_distance_sq(trials_a: Float[np.ndarray, "trials *batch neurons"],
+                   trials_b: Float[np.ndarray, "trials *batch neurons"],
                    W: Float[np.ndarray, "neurons latents"] | None = None, n_folds: int | None = None
                    ) -> Float[np.ndarray, "*batch"]:
     """Unbiased squared distance between trial averages of simultaneously recorded neurons (§7.2).
@@ -161,7 +163,7 @@ def task_space_diameter(trials_by_condition: Sequence[Float[np.ndarray, "trials 
     F = min(x.shape[0] for x in xs) if n_folds is None else positive_int("n_folds", n_folds, 2)
     W = _projector(W, xs[0].shape[-1])
     small, large = zip(*(_fold_means(x, F) for x in xs))
-    S = np.concatenate([s.reshape(F, -1, s.shape[-1]) for s in small], axis=1)   # (F, P, N), P = C*T
+    S = np.concatenate([s.reshape(F, -1, s.shape[-1]) for s in small], axis=1)   # (F, P, N), P = n_cond * T
     L = np.concatenate([l.reshape(F, -1, l.shape[-1]) for l in large], axis=1)
     if W is not None:
         S, L = S @ W, L @ W

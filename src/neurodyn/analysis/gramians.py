@@ -53,21 +53,24 @@ def _shifted(W, gain: float, shift: float) -> np.ndarray:
     return A
 
 
-def observability_gramian(W: Float[np.ndarray, "neurons neurons"] | Network, gain: float = 1.0, shift: float = 1.0) -> Float[np.ndarray, "neurons neurons"]:
+def observability_gramian(W: Float[np.ndarray, "neurons neurons"] | Network, gain: float = 1.0,
+                          shift: float = 1.0) -> Float[np.ndarray, "neurons neurons"]:
     """Q solving ``A^T Q + Q A = -2 I`` with ``A = gain W - shift I`` (eqs. C.11, C.15)."""
     A = _shifted(W, gain, shift)
     Q = sla.solve_continuous_lyapunov(A.T, -2.0 * np.eye(A.shape[0]))
     return 0.5 * (Q + Q.T)
 
 
-def controllability_gramian(W: Float[np.ndarray, "neurons neurons"] | Network, gain: float = 1.0, shift: float = 1.0) -> Float[np.ndarray, "neurons neurons"]:
+def controllability_gramian(W: Float[np.ndarray, "neurons neurons"] | Network, gain: float = 1.0,
+                            shift: float = 1.0) -> Float[np.ndarray, "neurons neurons"]:
     """P solving ``A P + P A^T = -2 I`` with ``A = gain W - shift I`` (eqs. C.12, C.16)."""
     A = _shifted(W, gain, shift)
     P = sla.solve_continuous_lyapunov(A, -2.0 * np.eye(A.shape[0]))
     return 0.5 * (P + P.T)
 
 
-def evoked_energy(Q: Float[np.ndarray, "neurons neurons"], x0: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch"]:
+def evoked_energy(Q: Float[np.ndarray, "neurons neurons"],
+                  x0: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch"]:
     """``eps(x0) = x0^T Q x0`` for ``x0`` of shape ``(..., N)`` (eq. C.21)."""
     x0 = np.asarray(x0, dtype=float)
     return np.einsum("...i,ij,...j->...", x0, np.asarray(Q), x0)
@@ -87,7 +90,8 @@ def preferred_initial_conditions(W: Float[np.ndarray, "neurons neurons"] | Netwo
     return lam, V
 
 
-def equal_energy_initial_conditions(W: Float[np.ndarray, "neurons neurons"] | Network, m: int, seed: int = 0, gain: float = 1.0
+def equal_energy_initial_conditions(W: Float[np.ndarray, "neurons neurons"] | Network, m: int, seed: int = 0,
+                                    gain: float = 1.0
                                     ) -> tuple[Float[np.ndarray, "neurons m"], float]:
     """``m`` orthonormal initial conditions in the top-m preferred subspace with equal evoked energy.
 

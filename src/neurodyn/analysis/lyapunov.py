@@ -181,7 +181,8 @@ def _trsyl(a: np.ndarray, trana: str, tranb: str, rhs: np.ndarray) -> np.ndarray
     return _rec_sylvester(a, a, rhs, trana + tranb, SYLVESTER_BLOCK)
 
 
-def gramians_from_schur(T: Float[np.ndarray, "neurons neurons"], s: float) -> tuple[Float[np.ndarray, "neurons neurons"], Float[np.ndarray, "neurons neurons"]]:
+def gramians_from_schur(T: Float[np.ndarray, "neurons neurons"],
+                        s: float) -> tuple[Float[np.ndarray, "neurons neurons"], Float[np.ndarray, "neurons neurons"]]:
     """``(Q~, P~)`` in the Schur basis for the shift s: ``Q = U Q~ U^T``, ``P = U P~ U^T`` (eqs. C.15-C.16).
 
     ``T`` is the quasi-triangular factor of ``W = U T U^T``; needs ``s > alpha(W)`` (= max diag T).
@@ -214,7 +215,8 @@ def _trace_q(T: np.ndarray, s: float) -> float:
     return float(np.trace(_trsyl(Ts, "T", "N", -2.0 * np.eye(T.shape[0]))))
 
 
-def smoothed_spectral_abscissa(W: Float[np.ndarray, "neurons neurons"] | Network, eps: float, *, schur: RealSchur | None = None,
+def smoothed_spectral_abscissa(W: Float[np.ndarray, "neurons neurons"] | Network, eps: float, *,
+                               schur: RealSchur | None = None,
                                xtol: float = 1e-14) -> float:
     """The eps-smoothed spectral abscissa: the unique s > alpha(W) with ``tr Q(s) = 1/eps`` (App. C.1).
 
@@ -242,13 +244,14 @@ def smoothed_spectral_abscissa(W: Float[np.ndarray, "neurons neurons"] | Network
     return float(brentq(f, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
-def smoothed_spectral_abscissa_gradient(W: Float[np.ndarray, "neurons neurons"] | Network, s: float, *, schur: RealSchur | None = None
+def smoothed_spectral_abscissa_gradient(W: Float[np.ndarray, "neurons neurons"] | Network, s: float, *,
+                                        schur: RealSchur | None = None
                                         ) -> Float[np.ndarray, "neurons neurons"]:
     """``Q(s) P(s) / tr[Q(s) P(s)]`` (thesis eqs. C.17-C.18): the gradient of alpha~_eps at s = alpha~_eps."""
     T, U = real_schur(W) if schur is None else schur
     Qt, Pt = gramians_from_schur(T, float(s))
-    M = Qt @ Pt
-    return (U @ M @ U.T) / np.trace(M)
+    QP = Qt @ Pt
+    return (U @ QP @ U.T) / np.trace(QP)
 
 
 # ---- JAX: matrix-sign Newton iteration ----------------------------------------------------------
@@ -287,16 +290,17 @@ def sign_gramians(A: Float[Array, "neurons neurons"], tol: float, max_iter: int
         err = jnp.linalg.norm(Ak + eye) / jnp.sqrt(n)
         return k + 1, Ak, CQ, CP, err, err_prev
 
-    C = 2.0 * eye
+    rhs = 2.0 * eye
     inf = jnp.asarray(jnp.inf, dtype=A.dtype)
-    state = (jnp.asarray(0), A, C, C, inf, inf)
+    state = (jnp.asarray(0), A, rhs, rhs, inf, inf)
     k, _, CQ, CP, err, _ = jax.lax.while_loop(cond, body, state)
     Q, P = 0.5 * CQ, 0.5 * CP
     return 0.5 * (Q + Q.T), 0.5 * (P + P.T), k, err
 
 
 def shifted_gramians_sign(W: Float[Array, "neurons neurons"] | Network, s: float, *, tol: float = 1e-12,
-                          max_iter: int = 100) -> tuple[Float[Array, "neurons neurons"], Float[Array, "neurons neurons"]]:
+                          max_iter: int = 100) -> tuple[Float[Array, "neurons neurons"],
+                          Float[Array, "neurons neurons"]]:
     """Q(s), P(s) of ``W - s I`` (eqs. C.15-C.16) by the matrix-sign Newton iteration in JAX.
 
     Runs on JAX's default device (GPU when available). Returns ``(Q, P)`` as JAX arrays; raises if the

@@ -32,7 +32,8 @@ def _pair(Y, Yhat):
     return Y, Yhat
 
 
-def signal_variance_explained(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"], noise_var: float = 0.0) -> float:
+def signal_variance_explained(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"],
+                              noise_var: float = 0.0) -> float:
     """``1 - sum (Y - Yhat)^2 / (sum (Y - mean_Y)^2 - noise_var)`` (seed 001 §12).
 
     ``Y``, ``Yhat``: ``(..., neurons)``; ``mean_Y`` is each neuron's mean over all other axes (conditions
@@ -58,7 +59,8 @@ def r2_score(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*b
     return signal_variance_explained(Y, Yhat, 0.0)
 
 
-def gaussian_deviance(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"], noise_var: Float[np.ndarray, " neurons"] | float) -> float:
+def gaussian_deviance(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"],
+                      noise_var: Float[np.ndarray, " neurons"] | float) -> float:
     """``sum (Y - Yhat)^2 / sigma^2`` with ``noise_var`` sigma^2 per output (broadcast over the last axis):
     twice the Gaussian negative log-likelihood of ``Y`` around ``Yhat`` minus that of the saturated model."""
     Y, Yhat = _pair(Y, Yhat)

@@ -37,7 +37,8 @@ def henrici(A: Float[np.ndarray, "neurons neurons"]) -> float:
     return float(np.sqrt(dep2 / fro2))
 
 
-def transient_gain_curve(A: Float[np.ndarray, "neurons neurons"], t: Float[np.ndarray, " time"]) -> Float[np.ndarray, " time"]:
+def transient_gain_curve(A: Float[np.ndarray, "neurons neurons"], t: Float[np.ndarray, " time"]) -> Float[np.ndarray,
+                         " time"]:
     """``||exp(A t_k)||_2`` for each time in ``t`` (same time units as A's inverse)."""
     A = square_matrix("A", A)
     t = np.asarray(t, dtype=float)
@@ -53,7 +54,8 @@ def transient_gain_curve(A: Float[np.ndarray, "neurons neurons"], t: Float[np.nd
     return np.array([np.linalg.norm(sla.expm(A * tk), 2) for tk in t])
 
 
-def max_transient_gain(A: Float[np.ndarray, "neurons neurons"], t_max: float, n_times: int = 200) -> tuple[float, float]:
+def max_transient_gain(A: Float[np.ndarray, "neurons neurons"], t_max: float, n_times: int = 200) -> tuple[float,
+                       float]:
     """``(max_t ||exp(A t)||_2, argmax t)`` over a grid on [0, t_max], refined around the peak."""
     t = np.linspace(0.0, t_max, n_times)
     g = transient_gain_curve(A, t)

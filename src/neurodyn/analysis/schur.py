@@ -56,7 +56,8 @@ def _block_eig(U: np.ndarray, start: int, size: int) -> complex:
     return complex(lam[np.argmax(lam.imag)])
 
 
-def ordered_schur(A: Float[np.ndarray, "neurons neurons"], score: Callable[[complex], float] | None = None) -> OrderedSchur:
+def ordered_schur(A: Float[np.ndarray, "neurons neurons"],
+                  score: Callable[[complex], float] | None = None) -> OrderedSchur:
     """Real Schur form of A, lower quasi-triangular, blocks in increasing ``score(lambda)``.
 
     ``score`` maps an eigenvalue (for a pair, the one with positive imaginary part) to a number; the

@@ -24,7 +24,7 @@ The total runs over every singular value of both matrices,
     V_signal(total) = sum_k s_k^2 - sum_k (s_k^noise)^2 = ||X||_F^2 - ||X_noise||_F^2,
 
 ``X_noise`` having up to min(RT, N) non-zero singular values where ``X`` has at most min(CT, N): when
-C*T < N the noise singular values beyond the CT-th are still noise in the averages (spread over the
+n_cond * T < N the noise singular values beyond the CT-th are still noise in the averages (spread over the
 directions the few CT points cannot resolve) and must be subtracted, or the total signal variance is
 overestimated and the dimensionality with it. Per PC, ``(s_k^noise)^2`` is reported for k <= min(CT, N).
 
@@ -93,7 +93,7 @@ def noise_residual_matrix(trials: Sequence[Float[np.ndarray, "trials time neuron
 def task_space(rates: Float[np.ndarray, "conditions time neurons"],
                trials: Sequence[Float[np.ndarray, "trials time neurons"]] | None = None, *, threshold: float = 0.95,
                n_trials: Sequence[int] | None = None) -> TaskSpace:
-    """Task activity space of trial-averaged ``rates (C, T, N)`` (seed 001 §6).
+    """Task activity space of trial-averaged ``rates (conditions, time, neurons)`` (seed 001 §6).
 
     ``trials`` (optional) is a list over conditions of single trials ``(n_c, T, N)`` for the noise
     correction; without it the signal fraction is the plain variance fraction. ``n_trials`` overrides
@@ -103,15 +103,15 @@ def task_space(rates: Float[np.ndarray, "conditions time neurons"],
     if X.ndim != 3:
         fail("rates", X, "trial averages (conditions, time, neurons)")
     threshold = in_range("threshold", threshold, 0.0, 1.0, lo_open=True)
-    C, T, N = X.shape
+    n_cond, T, N = X.shape
     flat = X.reshape(-1, N)
     n_pc = min(flat.shape[0], N)
     pca = PCA(n_components=n_pc, svd_solver="full").fit(flat)
     var = pca.singular_values_ ** 2
     noise = np.zeros(n_pc)
     if trials is not None:
-        if len(trials) != C:
-            fail("trials", len(trials), f"one trial array per condition ({C})")
+        if len(trials) != n_cond:
+            fail("trials", len(trials), f"one trial array per condition ({n_cond})")
         for c, tr in enumerate(trials):
             if np.shape(tr)[1:] != (T, N):
                 fail(f"trials[{c}]", np.asarray(tr), f"(n_trials, {T}, {N})")

@@ -75,6 +75,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from threadpoolctl import threadpool_limits
+from jaxtyping import Float
 
 from neurodyn.fileio import save_npz_atomic
 from neurodyn.validation import fail, in_range, positive, positive_int
@@ -126,11 +127,11 @@ def _blas_threads(n: int) -> int:
     return max(1, min(cores, int(cores - load)))
 
 
-def soc_from_matrix(W0, *, target: float = 0.15, eta: float = 10.0, gamma: float = 3.0, tau: float = 200.0,
-                    max_iter: int = 5000, device: str = "auto", sign_tol: float = 1e-10,
-                    schedule: str = "bold-driver", max_step: float = MAX_STEP,
-                    threads: int | None = None, description: str = "SOC", checkpoint=None,
-                    checkpoint_every: int = 50) -> SOCResult:
+def soc_from_matrix(W0: Float[np.ndarray, "neurons neurons"] | Network, *, target: float = 0.15, eta: float = 10.0,
+                    gamma: float = 3.0, tau: float = 200.0, max_iter: int = 5000, device: str = "auto",
+                    sign_tol: float = 1e-10, schedule: str = "bold-driver", max_step: float = MAX_STEP,
+                    threads: int | None = None, description: str = "SOC",
+                    checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 50) -> SOCResult:
     """Run steps 1-8 of Appendix C.1 from a given Dale matrix ``W0`` (E first then I, N = 2M).
 
     See `soc` for the parameters; ``W0`` may be an array or a `Network` with E-then-I cell types.
@@ -275,7 +276,8 @@ def _load_checkpoint(checkpoint, shape, settings):
 def soc(n: int = 200, p: float = 0.1, rho: float = 10.0, gamma: float = 3.0, target: float = 0.15,
         eta: float = 10.0, seed: int = 0, *, tau: float = 200.0, max_iter: int = 5000,
         device: str = "auto", schedule: str = "bold-driver", max_step: float = MAX_STEP,
-        threads: int | None = None, checkpoint=None, checkpoint_every: int = 50) -> SOCResult:
+        threads: int | None = None, checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 50) -> SOCResult:
     """Stability-optimised circuit of thesis Appendix C.1 (steps 1-8; see the module docstring).
 
     Parameters

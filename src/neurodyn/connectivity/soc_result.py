@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.network import Network
 from neurodyn.validation import fail, positive, positive_int
@@ -42,11 +43,11 @@ class SOCResult:
     """
 
     network: Network
-    alpha_history: np.ndarray
+    alpha_history: Float[np.ndarray, " iterations_plus_one"]
     alpha: float
     iterations: int
     converged: bool
-    initial_W: np.ndarray
+    initial_W: Float[np.ndarray, "neurons neurons"]
     target: float = float("nan")
     eta: float = float("nan")
     best_iteration: int = 0
@@ -56,7 +57,7 @@ class SOCResult:
     extra: dict = field(default_factory=dict)
 
     @property
-    def W(self) -> np.ndarray:
+    def W(self) -> Float[np.ndarray, "neurons neurons"]:
         return np.asarray(self.network.W)
 
     @property
@@ -69,7 +70,7 @@ class SOCResult:
         inh = ~self.network.is_excitatory
         return float(np.count_nonzero(self.W[:, inh]) / self.W[:, inh].size)
 
-    def preferred_initial_condition(self, k: int = 1, norm: float | None = None) -> np.ndarray:
+    def preferred_initial_condition(self, k: int = 1, norm: float | None = None) -> Float[np.ndarray, " neurons"]:
         """Preferred initial condition a_k (thesis Appendix C.2) scaled to ``||x0|| = norm``.
 
         a_k is the eigenvector of the k-th largest eigenvalue of the observability Gramian Q of

@@ -16,8 +16,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float, Int
 
-from neurodyn.analysis.lyapunov import abscissa_from_schur, gramians_from_schur, real_schur, sign_gramians
+from neurodyn.analysis.lyapunov import (RealSchur, abscissa_from_schur, gramians_from_schur, real_schur,
+                                       sign_gramians)
 from neurodyn.network import Network
 from neurodyn.validation import fail
 
@@ -28,7 +30,7 @@ __all__ = ["INHIBITORY_DENSITY", "capped_eta", "constrain_inhibition", "ei_split
 INHIBITORY_DENSITY = 0.4
 
 
-def ei_split(W) -> int:
+def ei_split(W: Float[np.ndarray, "neurons neurons"] | Network) -> int:
     """M, the number of excitatory neurons of an SOC's E-then-I layout (N = 2M; module docstring).
 
     A `Network` must carry the labels ``("E",) * M + ("I",) * M``; an array is read in that layout
@@ -50,7 +52,9 @@ def n_keep(n: int, m: int) -> int:
     return int(math.floor(INHIBITORY_DENSITY * n * m + 1e-9))
 
 
-def constrain_inhibition(W: np.ndarray, grad_inh: np.ndarray, m: int, eta: float, gamma: float) -> np.ndarray:
+def constrain_inhibition(W: Float[np.ndarray, "neurons neurons"], grad_inh: Float[np.ndarray, "neurons inhibitory"],
+                         m: int, eta: float, gamma: float
+                         ) -> Float[np.ndarray, "neurons neurons"]:
     """Steps 5-8 of Appendix C.1 on a copy of W (``grad_inh``: the gradient's inhibitory columns)."""
     n = W.shape[0]
     W = W.copy()
@@ -71,17 +75,20 @@ def constrain_inhibition(W: np.ndarray, grad_inh: np.ndarray, m: int, eta: float
     return W
 
 
-def inhibitory_gradient(W: np.ndarray, schur, m: int) -> tuple[np.ndarray, float, float]:
+def inhibitory_gradient(W: Float[np.ndarray, "neurons neurons"], schur: RealSchur,
+                        m: int) -> tuple[Float[np.ndarray, "neurons inhibitory"], float, float]:
     """Steps 1-4: ``(G[:, I], alpha, s)`` from the real Schur form of W (shared-Schur path)."""
     T, U = schur
     alpha = abscissa_from_schur(T)                                  # step 1
     s = max(1.5 * alpha, alpha + 0.2)                               # step 2
     Qt, Pt = gramians_from_schur(T, s)                              # step 3 (shared Schur basis)
-    M = Qt @ Pt                                                     # step 4: U M U^T / tr M
-    return (U @ M) @ U[m:, :].T / np.trace(M), alpha, s
+    QP = Qt @ Pt                                                    # step 4: U QP U^T / tr QP
+    return (U @ QP) @ U[m:, :].T / np.trace(QP), alpha, s
 
 
-def capped_eta(eta: float, eta_floor: float, max_step: float, W_inh, grad_inh, xp=np):
+def capped_eta(eta: float, eta_floor: float, max_step: float, W_inh: Float[np.ndarray, "neurons inhibitory"],
+               grad_inh: Float[np.ndarray, "neurons inhibitory"], xp=np
+               ) -> Float[np.ndarray, ""]:
     """``max(eta_floor, min(eta, max_step (||W_I||_F / sqrt N) / ||G_I||_F))``: the schedule's step cap.
 
     ``||W_I||_F / sqrt N`` is the root-mean-square norm of a row of the inhibitory block, so the cap bounds
@@ -92,7 +99,9 @@ def capped_eta(eta: float, eta_floor: float, max_step: float, W_inh, grad_inh, x
     return xp.maximum(eta_floor, xp.minimum(eta, cap))
 
 
-def soc_step(W, eta: float = 10.0, gamma: float = 3.0, *, schur=None) -> tuple[np.ndarray, float, float]:
+def soc_step(W: Float[np.ndarray, "neurons neurons"] | Network, eta: float = 10.0, gamma: float = 3.0, *,
+             schur: RealSchur | None = None
+             ) -> tuple[Float[np.ndarray, "neurons neurons"], float, float]:
     """One iteration (steps 1-8 of Appendix C.1) on a Dale matrix with E first then I (N = 2M).
 
     Returns ``(W_new, alpha, s)`` where alpha and s are the spectral abscissa and shift used.
@@ -104,7 +113,9 @@ def soc_step(W, eta: float = 10.0, gamma: float = 3.0, *, schur=None) -> tuple[n
 
 
 @partial(jax.jit, static_argnames=("m", "k_keep", "max_iter"))
-def soc_step_jax(W, alpha, eta, eta_floor, max_step, gamma, tol, *, m: int, k_keep: int, max_iter: int):
+def soc_step_jax(W: Float[Array, "neurons neurons"], alpha: float, eta: float, eta_floor: float, max_step: float,
+                 gamma: float, tol: float, *, m: int, k_keep: int, max_iter: int
+                 ) -> tuple[Float[Array, "neurons neurons"], Int[Array, ""], Float[Array, ""], Float[Array, ""]]:
     n = W.shape[0]
     s = jnp.maximum(1.5 * alpha, alpha + 0.2)                       # step 2
     Q, P, k, err = sign_gramians(W - s * jnp.eye(n, dtype=W.dtype), tol, max_iter)   # step 3

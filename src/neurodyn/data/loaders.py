@@ -4,7 +4,7 @@ Nothing is ever unpickled (``np.load(..., allow_pickle=False)``; MATLAB objects 
 file that cannot be read gives one line naming the file and what is wrong. The layouts and every
 default are documented in ``docs/data_format.md``:
 
-* **binned arrays** (``.npz``, or the same named variables in a ``.mat``): ``rates`` (C, T, N),
+* **binned arrays** (``.npz``, or the same named variables in a ``.mat``): ``rates`` (conditions, time, neurons),
   ``t_ms`` (T,); optional ``condition``, ``counts``, ``bin_ms``, ``neuron``, ``area``,
   ``condition_<name>`` table columns, ``units`` (``"spikes/s"``, ``"normalized"`` or ``"counts"``),
   ``transition_ms`` (the hold/go transition on the ``t_ms`` clock) and single trials ``spikes``
@@ -43,7 +43,7 @@ __all__ = ["CONDITION_COLUMNS", "DEFAULT_SPIKE_BIN_MS", "NORMALISED_MAX", "UNITS
            "load_mat", "load_npz", "load_nwb", "rebin", "reshape_bins", "resolve_units", "smooth", "window"]
 
 
-def load(path, **kwargs) -> PopulationData:
+def load(path: str | Path, **kwargs) -> PopulationData:
     """Dispatch on the suffix: ``.npz``, ``.mat``, ``.nwb`` (keyword options as for each loader)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":

@@ -96,9 +96,10 @@ def _is_v73(path: Path) -> bool:
     return b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n"
 
 
-def load_mat(path, *, trial_vars: Sequence[str] | None = None, bin_ms: float | None = None, t0_ms: float = 0.0,
-             align_event: str | None = None, condition_column: str | None = None, window_ms=None,
-             smooth_ms: float | None = None, units: str = "auto") -> PopulationData:
+def load_mat(path: str | Path, *, trial_vars: Sequence[str] | None = None, bin_ms: float | None = None,
+             t0_ms: float = 0.0, align_event: str | None = None, condition_column: str | None = None,
+             window_ms: tuple[float, float] | None = None, smooth_ms: float | None = None,
+             units: str = "auto") -> PopulationData:
     """Read a MATLAB file (v5 with scipy.io, v7.3 with h5py) into `PopulationData`.
 
     Named variables as in the ``.npz`` layout are used when present. Otherwise (v5) struct arrays with a

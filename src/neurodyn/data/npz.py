@@ -13,9 +13,10 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
+from jaxtyping import Shaped
 
 from neurodyn.validation import fail
 from neurodyn.data.population import PopulationData
@@ -25,7 +26,8 @@ from neurodyn.data.units import check_layout, resolve_units
 __all__ = ["load_npz", "population_from_arrays", "shape_binned"]
 
 
-def population_from_arrays(get, keys: Sequence[str], path, *, units="auto") -> PopulationData:
+def population_from_arrays(get: Callable[[str], Shaped[np.ndarray, "..."]], keys: Sequence[str], path: str | Path,
+                           *, units: str = "auto") -> PopulationData:
     keys = list(keys)
     if "rates" not in keys and not {"spikes", "trial_condition", "t_ms"} <= set(keys):
         raise ValueError(f"{path}: expected variables 'rates' and 't_ms' (or 'spikes', 'trial_condition', "
@@ -74,8 +76,9 @@ def population_from_arrays(get, keys: Sequence[str], path, *, units="auto") -> P
     return resolve_units(data, units, declared=declared, source=f"{path}: rates")
 
 
-def shape_binned(data: PopulationData, path, *, align_event=None, condition_column=None, window_ms=None,
-                  bin_ms=None, smooth_ms=None) -> PopulationData:
+def shape_binned(data: PopulationData, path: str | Path, *, align_event: str | None = None,
+                 condition_column: str | None = None, window_ms: tuple[float, float] | None = None,
+                 bin_ms: float | None = None, smooth_ms: float | None = None) -> PopulationData:
     """Window, re-bin and smooth binned arrays; the spike-time options do not apply to them."""
     for name, value in (("align_event", align_event), ("condition_column", condition_column)):
         if value is not None:
@@ -101,8 +104,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                          f"({type(exc).__name__}: {exc})") from None
 
 
-def load_npz(path, *, units: str = "auto", window_ms=None, bin_ms=None, smooth_ms=None, align_event=None,
-             condition_column=None) -> PopulationData:
+def load_npz(path: str | Path, *, units: str = "auto", window_ms: tuple[float, float] | None = None,
+             bin_ms: float | None = None, smooth_ms: float | None = None, align_event: str | None = None,
+             condition_column: str | None = None) -> PopulationData:
     """Read the documented ``.npz`` layout (no pickles); see the module docstring for ``units``.
 
     ``window_ms`` keeps the bins ending in ``(start, stop]``, ``bin_ms`` merges bins (a whole multiple of

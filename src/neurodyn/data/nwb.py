@@ -17,7 +17,8 @@ from neurodyn.data.units import units_name
 __all__ = ["load_nwb"]
 
 
-def load_nwb(path, *, align_event: str | None = None, window_ms=None, bin_ms: float | None = None,
+def load_nwb(path: str | Path, *, align_event: str | None = None, window_ms: tuple[float, float] | None = None,
+             bin_ms: float | None = None,
              condition_column: str | None = None, smooth_ms: float | None = None, units: str = "auto",
              event: str | None = None, condition: str | None = None) -> PopulationData:
     """Read an NWB file with pynwb: the units table's spike times, trial by trial, aligned and binned.

@@ -14,7 +14,7 @@ from neurodyn.data.population import PopulationData
 __all__ = ["rebin", "reshape_bins", "smooth", "window", "window_pair"]
 
 
-def window(data: PopulationData, window_ms) -> PopulationData:
+def window(data: PopulationData, window_ms: tuple[float, float]) -> PopulationData:
     """Bins whose end time lies in ``(window_ms[0], window_ms[1]]`` (the causal-bin convention)."""
     lo, hi = window_pair(window_ms)
     keep = (data.t_ms > lo + 1e-9) & (data.t_ms <= hi + 1e-9)
@@ -37,7 +37,7 @@ def rebin(data: PopulationData, bin_ms: float) -> PopulationData:
              "merged, not re-cut)")
     if k == 1:
         return data
-    C, T, N = data.shape
+    T = data.shape[1]
     m = T // k
     if m == 0:
         fail("bin_ms", bin_ms, f"at most the recording length ({T} bins of {data.bin_ms:g} ms)")
@@ -60,7 +60,8 @@ def smooth(data: PopulationData, smooth_ms: float) -> PopulationData:
                                                                            axis=2))
 
 
-def reshape_bins(data: PopulationData, *, bin_ms=None, window_ms=None, smooth_ms=None) -> PopulationData:
+def reshape_bins(data: PopulationData, *, bin_ms: float | None = None, window_ms: tuple[float, float] | None = None,
+                 smooth_ms: float | None = None) -> PopulationData:
     """Re-bin to ``bin_ms``, cut to ``window_ms`` and smooth with a Gaussian of ``smooth_ms`` (each skipped
     when None), in that order: the binned-array path of every loader and of the bundled dataset."""
     if bin_ms is not None:
@@ -72,7 +73,7 @@ def reshape_bins(data: PopulationData, *, bin_ms=None, window_ms=None, smooth_ms
     return data
 
 
-def window_pair(window_ms) -> tuple[float, float]:
+def window_pair(window_ms: tuple[float, float]) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in window_ms)
     except (TypeError, ValueError):

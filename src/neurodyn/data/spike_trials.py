@@ -5,8 +5,11 @@ spikes/s), optionally Gaussian-smoothed and averaged per condition (``docs/data_
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
+from jaxtyping import Float, Shaped
 
 from neurodyn.validation import fail, positive
 from neurodyn.data.binning import bin_spike_times
@@ -21,7 +24,8 @@ CONDITION_COLUMNS = ("condition", "direction", "target", "reach_direction")
 DEFAULT_SPIKE_BIN_MS = 10.0
 
 
-def first_column(columns, wanted, name, default):
+def first_column(columns: dict[str, Shaped[np.ndarray, " trials"]], wanted: str | None, name: str,
+                 default: Sequence[str]) -> str | None:
     if wanted is not None:
         if wanted not in columns:
             fail(name, wanted, f"one of the trial columns: {', '.join(sorted(columns)) or '(none)'}")
@@ -32,8 +36,15 @@ def first_column(columns, wanted, name, default):
     return None
 
 
-def bin_trials(path, spikes_ms, events_ms, labels, starts_ms, stops_ms, *, window_ms, bin_ms, smooth_ms,
-                meta, neurons=None, areas=None, raster=None) -> PopulationData:
+def bin_trials(path: str | Path,
+               spikes_ms: Callable[[float, float], list[Float[np.ndarray, " spikes"]]] | None,
+               events_ms: Float[np.ndarray, " trials"], labels: Shaped[np.ndarray, " trials"],
+               starts_ms: Float[np.ndarray, " trials"], stops_ms: Float[np.ndarray, " trials"], *,
+               window_ms: tuple[float, float] | None, bin_ms: float | None, smooth_ms: float | None, meta: dict,
+               neurons: Shaped[np.ndarray, " neurons"] | None = None,
+               areas: Shaped[np.ndarray, " neurons"] | None = None,
+               raster: Callable[[int, float, float, float], Float[np.ndarray, "time neurons"]] | None = None
+               ) -> PopulationData:
     """One kernel for spike-time files: drop trials without the event, bin each trial's spikes causally in
     ``(event + lo, event + hi]``, group by label, smooth.
 
@@ -81,7 +92,8 @@ def bin_trials(path, spikes_ms, events_ms, labels, starts_ms, stops_ms, *, windo
     return smooth(data, smooth_ms) if smooth_ms is not None else data
 
 
-def transition_from(columns: dict[str, np.ndarray], align_event: str, events_ms: np.ndarray, meta: dict):
+def transition_from(columns: dict[str, Float[np.ndarray, " trials"]], align_event: str,
+                    events_ms: Float[np.ndarray, " trials"], meta: dict) -> None:
     """The hold/go transition named by the file: the go cue's median time from the alignment event."""
     if "go_cue_time" in columns:
         go = np.asarray(columns["go_cue_time"], float)

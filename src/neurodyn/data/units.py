@@ -30,23 +30,23 @@ _UNIT_ALIASES = {"spikes/s": "spikes/s", "hz": "spikes/s", "spikes/sec": "spikes
                  "counts/bin": "counts", "spikes/bin": "counts"}
 
 
-def units_name(value, name="units") -> str:
+def units_name(value: str, name: str = "units") -> str:
     key = str(value).strip().lower()
     if key not in _UNIT_ALIASES:
         fail(name, value, f"one of {', '.join(UNITS)} (or 'auto' to infer from the values)")
     return _UNIT_ALIASES[key]
 
 
-def check_layout(shape, source="rates") -> str | None:
-    """A warning text when a (C, T, N) shape looks like swapped axes, else None.
+def check_layout(shape: tuple[int, int, int], source: str = "rates") -> str | None:
+    """A warning text when a (conditions, time, neurons) shape looks like swapped axes, else None.
 
     More conditions than neurons, or fewer than 5 time bins, is unusual for population recordings and is
     what an array stored neurons x time x conditions (or time-last) looks like.
     """
-    C, T, N = shape
+    n_cond, T, N = shape
     why = []
-    if C > N:
-        why.append(f"more conditions ({C}) than neurons ({N})")
+    if n_cond > N:
+        why.append(f"more conditions ({n_cond}) than neurons ({N})")
     if T < 5:
         why.append(f"fewer than 5 time bins ({T})")
     if not why:
@@ -60,7 +60,7 @@ def _is_count_like(x: np.ndarray, bin_ms: float) -> bool:
 
 
 def resolve_units(data: PopulationData, units: str = "auto", *, declared: str | None = None,
-                  source="rates") -> PopulationData:
+                  source: str = "rates") -> PopulationData:
     """Rates in spikes/s or marked normalised (``meta['units']``, with ``meta['units_note']`` saying why).
 
     ``units`` (``'auto'`` or one of `UNITS`) overrides ``declared`` (the file's own entry). Counts per
