@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+from jaxtyping import Bool, Float
 
 from neurodyn.validation import fail, in_range, positive_int
 
 __all__ = ["artifact_subspace", "complete_window", "masked_lstsq", "top_eigenvectors", "trace_ratio"]
 
 
-def trace_ratio(U: np.ndarray, A: np.ndarray, B: np.ndarray) -> float:
+def trace_ratio(U: Float[np.ndarray, "channels k"], A: Float[np.ndarray, "channels channels"],
+                B: Float[np.ndarray, "channels channels"]) -> float:
     """``tr(U^T A U) / tr(U^T B U)``."""
     return float(np.trace(U.T @ A @ U) / np.trace(U.T @ B @ U))
 
 
-def top_eigenvectors(M: np.ndarray, k: int) -> np.ndarray:
+def top_eigenvectors(M: Float[np.ndarray, "n n"], k: int) -> Float[np.ndarray, "n k"]:
+    """Eigenvectors of the ``k`` largest eigenvalues of the symmetric ``M`` (ascending order, LAPACK)."""
     c = M.shape[0]
     return scipy.linalg.eigh(M, subset_by_index=[c - k, c - 1])[1]
 
 
-def artifact_subspace(sigma_art, sigma_spont, k: int, lam: float = 0.05, *, tol: float = 1e-12,
-                      max_iter: int = 200) -> tuple[np.ndarray, float]:
+def artifact_subspace(sigma_art: Float[np.ndarray, "channels channels"],
+                      sigma_spont: Float[np.ndarray, "channels channels"], k: int, lam: float = 0.05, *,
+                      tol: float = 1e-12, max_iter: int = 200) -> tuple[Float[np.ndarray, "channels k"], float]:
     """Orthonormal ``U_art`` (C x K) maximising the ERAASR2 trace ratio (module docstring, step 3).
 
     Returns ``(U, rho)`` with rho the optimal ratio ``tr(U^T A U) / tr(U^T B U)``.
@@ -61,7 +65,8 @@ def artifact_subspace(sigma_art, sigma_spont, k: int, lam: float = 0.05, *, tol:
     return U, rho
 
 
-def masked_lstsq(M: np.ndarray, Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+def masked_lstsq(M: Float[np.ndarray, "n k"], Y: Float[np.ndarray, "n j"], W: Float[np.ndarray, "n j"]
+                 ) -> Float[np.ndarray, "j k"]:
     """Per column j of ``Y`` (N x J): ``argmin_b sum_n W_nj (Y_nj - M_n b)^2`` for ``M`` (N x K) and
     0/1 weights ``W`` (N x J), all columns at once from the K x K normal equations. Returns (J, K)."""
     n, k = M.shape
@@ -74,7 +79,9 @@ def masked_lstsq(M: np.ndarray, Y: np.ndarray, W: np.ndarray) -> np.ndarray:
     return np.linalg.solve(G, r[:, :, None])[:, :, 0]
 
 
-def complete_window(x, marked, k: int, n_impute: int = 2, usable=None) -> np.ndarray:
+def complete_window(x: Float[np.ndarray, "time channels"], marked: Bool[np.ndarray, "time channels"], k: int,
+                    n_impute: int = 2,
+                    usable: Bool[np.ndarray, " time"] | None = None) -> Float[np.ndarray, "time channels"]:
     """Replace marked entries of ``x`` (T x C) by their values under a rank-``k`` PCA model fitted
     with the marked entries missing (EM, Roweis 1998; module docstring, step 4).
 

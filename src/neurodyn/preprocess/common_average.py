@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Bool, Float, Int
 
 from neurodyn.validation import fail, positive_int
 
 __all__ = ["common_average_reference"]
 
 
-def common_average_reference(x, adc_group, saturated=None, min_channels: int = 16) -> np.ndarray:
+def common_average_reference(x: Float[np.ndarray, "time channels"], adc_group: Int[np.ndarray, " channels"],
+                             saturated: Bool[np.ndarray, "time channels"] | None = None,
+                             min_channels: int = 16) -> Float[np.ndarray, "time channels"]:
     """Median common average reference per ADC group (Siegle et al.; seed 001 §3.2; module
     docstring, step 6).
 

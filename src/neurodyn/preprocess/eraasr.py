@@ -72,6 +72,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Bool, Float, Int
 
 from neurodyn.preprocess.artifact_subspace import (artifact_subspace, complete_window, masked_lstsq,
                                                    trace_ratio)
@@ -88,7 +89,8 @@ __all__ = ["EraasrResult", "artifact_subspace", "trace_ratio", "saturation_limit
 _RECORDING_NAMES = ("EraasrRecording", "eraasr_recording", "recording_limits")
 
 
-def _median_and_robust_sd(x_tc: np.ndarray, block: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def _median_and_robust_sd(x_tc: Float[np.ndarray, "time channels"],
+                          block: int = 32) -> tuple[Float[np.ndarray, " channels"], Float[np.ndarray, " channels"]]:
     """Per channel (column) of ``x_tc`` (time x channels): ``m = median x`` and the robust SD
     ``median |x - m| / 0.6745``, ``block`` channels at a time (bounded working memory)."""
     c = x_tc.shape[1]
@@ -101,7 +103,8 @@ def _median_and_robust_sd(x_tc: np.ndarray, block: int = 32) -> tuple[np.ndarray
     return med, sd
 
 
-def _centred_covariance(x: np.ndarray, block: int = 4096) -> np.ndarray:
+def _centred_covariance(x: Float[np.ndarray, "time channels"], block: int = 4096) -> Float[np.ndarray,
+                        "channels channels"]:
     """``(x - xbar)^T (x - xbar) / T`` for ``x`` (T x C), summed over blocks of ``block`` time points."""
     mu = x.mean(0)
     S = np.zeros((x.shape[1], x.shape[1]))
@@ -118,16 +121,19 @@ class EraasrResult:
     the samples cleared to zero, ``marked`` the possibly-saturated samples, ``baseline`` (C,) the
     spontaneous median, ``U`` the subspace and ``rho`` its trace ratio."""
 
-    cleaned: np.ndarray
-    artifact: np.ndarray
-    saturated: np.ndarray
-    U: np.ndarray
+    cleaned: Float[np.ndarray, "time channels"]
+    artifact: Float[np.ndarray, "time channels"]
+    saturated: Bool[np.ndarray, "time channels"]
+    U: Float[np.ndarray, "channels k"]
     rho: float
-    marked: np.ndarray | None = None
-    baseline: np.ndarray | None = None
+    marked: Bool[np.ndarray, "time channels"] | None = None
+    baseline: Float[np.ndarray, " channels"] | None = None
 
 
-def eraasr2_trial(spont, window, *, k: int = 4, lam: float = 0.05, lo=None, hi=None,
+def eraasr2_trial(spont: Float[np.ndarray, "spont_time channels"], window: Float[np.ndarray, "time channels"], *,
+                  k: int = 4,
+                  lam: float = 0.05, lo: Float[np.ndarray, " channels"] | None = None,
+                  hi: Float[np.ndarray, " channels"] | None = None,
                   all_saturated_frac: float = 0.6, n_impute: int = 2, tol_sd: float = 0.0) -> EraasrResult:
     """ERAASR2 on one trial (module docstring, steps 0-5).
 
@@ -174,9 +180,14 @@ def eraasr2_trial(spont, window, *, k: int = 4, lam: float = 0.05, lo=None, hi=N
                         baseline=baseline)
 
 
-def eraasr2(trials, stim_start: int, stim_stop: int, fs: float, *, k: int = 4, lam: float = 0.05,
-            adc_group=None, limits=None, tail_ms: float = 3.0, car: bool = True, min_channels: int = 16,
-            n_impute: int = 2, tol_sd: float = 0.0, progress_bar: bool = True):
+def eraasr2(trials: Float[np.ndarray, "trials time channels"], stim_start: int, stim_stop: int, fs: float, *,
+            k: int = 4, lam: float = 0.05,
+            adc_group: Int[np.ndarray, " channels"] | None = None,
+            limits: tuple[Float[np.ndarray, " channels"], Float[np.ndarray, " channels"]] | None = None,
+            tail_ms: float = 3.0, car: bool = True, min_channels: int = 16, n_impute: int = 2, tol_sd: float = 0.0,
+            progress_bar: bool = True) -> tuple[Float[np.ndarray, "trials time channels"],
+                                                Float[np.ndarray, "trials time channels"],
+                                                Bool[np.ndarray, "trials time channels"]]:
     """ERAASR2 over trials ``(n_trials, T, C)``; stimulation occupies samples [stim_start, stim_stop).
 
     Spontaneous covariance and baseline from the 1 s before ``stim_start``; the artifact window extends

@@ -5,7 +5,10 @@ per ADC group, read in chunks of bounded memory (`EraasrRecording` states the me
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
+from jaxtyping import Float, Int
 
 from neurodyn.preprocess.common_average import common_average_reference
 from neurodyn.preprocess.eraasr import eraasr2_trial
@@ -14,11 +17,16 @@ from neurodyn.validation import fail, positive_int
 
 __all__ = ["EraasrRecording", "eraasr_recording", "recording_limits"]
 
+if TYPE_CHECKING:      # spikeinterface is imported only when a recording is wrapped
+    from spikeinterface.core import BaseRecording
 
-def eraasr_recording(recording, stim_frames, stim_duration_ms: float, *, k: int = 4, lam: float = 0.05,
-                     tail_ms: float = 3.0, adc_group=None, car: bool = True, min_channels: int = 16,
-                     n_impute: int = 2, tol_sd: float = 0.0, limits=None, chunk_frames: int | None = None,
-                     cache_windows: int = 4):
+
+def eraasr_recording(recording: BaseRecording, stim_frames: Sequence[int] | Sequence[Sequence[int]],
+                     stim_duration_ms: float, *, k: int = 4, lam: float = 0.05, tail_ms: float = 3.0,
+                     adc_group: Int[np.ndarray, " channels"] | None = None, car: bool = True, min_channels: int = 16,
+                     n_impute: int = 2, tol_sd: float = 0.0,
+                     limits: tuple[Float[np.ndarray, " channels"], Float[np.ndarray, " channels"]] | None = None,
+                     chunk_frames: int | None = None, cache_windows: int = 4) -> BaseRecording:
     """SpikeInterface preprocessing step: ERAASR2 on every stimulation train of every segment of a
     recording, then the common average reference per ADC group (seed 001 §3.2). Returns an
     `EraasrRecording` (see its docstring for the output and the memory it needs).
@@ -64,8 +72,10 @@ def _stim_frames_per_segment(stim_frames, n_segments: int) -> list[np.ndarray]:
     return out
 
 
-def recording_limits(recording, adc_group=None, *, chunk_frames: int | None = None, margin: float = 0.02,
-                     min_run: int = 2, max_baseline_frames: int = 2**14):
+def recording_limits(recording: BaseRecording, adc_group: Int[np.ndarray, " channels"] | None = None, *,
+                     chunk_frames: int | None = None, margin: float = 0.02, min_run: int = 2,
+                     max_baseline_frames: int = 2**14) -> tuple[Float[np.ndarray, " channels"],
+                     Float[np.ndarray, " channels"], Float[np.ndarray, " channels"]]:
     """`saturation_limits` of a whole SpikeInterface recording (every segment) in chunks, and the
     per-channel median of the strided sample it draws for the group baselines.
 
@@ -170,9 +180,13 @@ def _make_recording_class():
         process, interpreter and libraries included, peaked at 1.07 GiB resident.
         """
 
-        def __init__(self, recording, stim_frames, stim_duration_ms, k=4, lam=0.05, tail_ms=3.0, adc_group=None,
-                     car=True, min_channels=16, n_impute=2, tol_sd=0.0, limits=None, chunk_frames=None,
-                     cache_windows=4):
+        def __init__(self, recording: BaseRecording, stim_frames: Sequence[int] | Sequence[Sequence[int]],
+                     stim_duration_ms: float, k: int = 4, lam: float = 0.05, tail_ms: float = 3.0,
+                     adc_group: Int[np.ndarray, " channels"] | None = None, car: bool = True,
+                     min_channels: int = 16, n_impute: int = 2, tol_sd: float = 0.0,
+                     limits: tuple[Float[np.ndarray, " channels"], Float[np.ndarray, " channels"]] | None = None,
+                     chunk_frames: int | None = None,
+                     cache_windows: int = 4) -> None:
             BasePreprocessor.__init__(self, recording, dtype="float32")
             fs = recording.get_sampling_frequency()
             c = recording.get_num_channels()

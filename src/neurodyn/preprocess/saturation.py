@@ -5,13 +5,16 @@ ranges from the data, and statistics that merge exactly over chunks of a long re
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Bool, Float, Int, Shaped
 
 from neurodyn.validation import fail, in_range
 
 __all__ = ["ExtremeStats", "possibly_saturated", "saturation_limits"]
 
 
-def saturation_limits(traces, adc_group=None, margin: float = 0.02, min_run: int = 2):
+def saturation_limits(traces: Shaped[np.ndarray, "*trials time channels"],
+                      adc_group: Int[np.ndarray, " channels"] | None = None, margin: float = 0.02,
+                      min_run: int = 2) -> tuple[Float[np.ndarray, " channels"], Float[np.ndarray, " channels"]]:
     """Conservative per-channel signal ranges (seed 001 §3.2) from the data.
 
     ``traces`` (time, channels) or (trials, time, channels). The baseline of each ADC group is the
@@ -39,7 +42,7 @@ class ExtremeStats:
         self.n_max = np.zeros(c, np.int64)
         self.samples = []
 
-    def update(self, x, sample):
+    def update(self, x: Shaped[np.ndarray, "time channels"], sample: Float[np.ndarray, "samples channels"]) -> None:
         x = np.asarray(x)
         lo, hi = x.min(0).astype(float), x.max(0).astype(float)
         n_lo, n_hi = (x == lo.astype(x.dtype)).sum(0), (x == hi.astype(x.dtype)).sum(0)
@@ -48,7 +51,8 @@ class ExtremeStats:
         self.cmin, self.cmax = np.minimum(self.cmin, lo), np.maximum(self.cmax, hi)
         self.samples.append(np.asarray(sample))
 
-    def limits(self, adc_group=None, margin: float = 0.02, min_run: int = 2):
+    def limits(self, adc_group: Int[np.ndarray, " channels"] | None = None, margin: float = 0.02,
+               min_run: int = 2) -> tuple[Float[np.ndarray, " channels"], Float[np.ndarray, " channels"]]:
         c = self.cmin.size
         groups = np.zeros(c, int) if adc_group is None else np.asarray(adc_group, int)
         if groups.shape != (c,):
@@ -69,6 +73,8 @@ class ExtremeStats:
         return lo, hi
 
 
-def possibly_saturated(x, lo, hi) -> np.ndarray:
+def possibly_saturated(x: Float[np.ndarray, "*batch channels"], lo: Float[np.ndarray, " channels"],
+                       hi: Float[np.ndarray, " channels"]
+                       ) -> Bool[np.ndarray, "*batch channels"]:
     """Boolean mask of samples at or beyond the per-channel conservative limits."""
     return (x <= lo) | (x >= hi)
