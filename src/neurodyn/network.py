@@ -106,11 +106,11 @@ class Network:
         object.__setattr__(self, "dale", dale)
 
     # ---- pytree protocol -------------------------------------------------------------------
-    def tree_flatten(self):
+    def tree_flatten(self) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
         return (self.W, self.tau, self.gains), (self.cell_types, self.areas, self.dale)
 
     @classmethod
-    def tree_unflatten(cls, aux, leaves):
+    def tree_unflatten(cls, aux: tuple[Any, Any, Any], leaves: tuple[Any, Any, Any]) -> "Network":
         obj = object.__new__(cls)
         W, tau, gains = leaves
         cell_types, areas, dale = aux

@@ -33,7 +33,7 @@ def positive(name: str, value: float) -> float:
     return float(value)
 
 
-def in_range(name: str, value: float, lo: float, hi: float, *, lo_open=False, hi_open=False) -> float:
+def in_range(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
     if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
         fail(name, value, "a number", TypeError)
     v = float(value)
@@ -54,7 +54,8 @@ def positive_int(name: str, value: int, minimum: int = 1) -> int:
     return int(value)
 
 
-def finite_array(name: str, value: Any, ndim: int | None = None, dtype=np.float64) -> Shaped[np.ndarray, "..."]:
+def finite_array(name: str, value: Any, ndim: int | None = None,
+                 dtype: type | np.dtype = np.float64) -> Shaped[np.ndarray, "..."]:
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError):

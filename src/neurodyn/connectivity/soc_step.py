@@ -11,6 +11,7 @@ checks the layout (the labels when a `Network` is given).
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from functools import partial
 
 import jax
@@ -87,8 +88,7 @@ def inhibitory_gradient(W: Float[np.ndarray, "neurons neurons"], schur: RealSchu
 
 
 def capped_eta(eta: float, eta_floor: float, max_step: float, W_inh: Float[np.ndarray, "neurons inhibitory"],
-               grad_inh: Float[np.ndarray, "neurons inhibitory"], xp=np
-               ) -> Float[np.ndarray, ""]:
+               grad_inh: Float[np.ndarray, "neurons inhibitory"], xp: ModuleType = np) -> Float[np.ndarray, ""]:
     """``max(eta_floor, min(eta, max_step (||W_I||_F / sqrt N) / ||G_I||_F))``: the schedule's step cap.
 
     ``||W_I||_F / sqrt N`` is the root-mean-square norm of a row of the inhibitory block, so the cap bounds

@@ -83,10 +83,11 @@ class FitData:
 
 def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", t_max_ms: Any = "auto",
                      transition_ms: Any = "auto", soft_norm: Any = "auto", units: str = "auto",
-                     align_event: str | None = None, condition_column: str | None = None, window_ms=None,
-                     bin_ms: float | None = None, smooth_ms: float | None = None, bundled_window_ms=None,
-                     epochs: bool = True, normalise: bool = True, min_conditions: int = 1, echo: Callable[[str], Any] | None = print,
-                     ) -> FitData:
+                     align_event: str | None = None, condition_column: str | None = None,
+                     window_ms: tuple[float, float] | None = None, bin_ms: float | None = None,
+                     smooth_ms: float | None = None, bundled_window_ms: tuple[float, float] | None = None,
+                     epochs: bool = True, normalise: bool = True, min_conditions: int = 1,
+                     echo: Callable[[str], Any] | None = print) -> FitData:
     """Load, window, normalise and place the transition (module docstring); print the settings via
     ``echo`` (None: silent). ``epochs=False`` for models without hold/go inputs, ``normalise=False`` for
     models that take the values as they are (e.g. Poisson likelihoods of spikes/s); ``min_conditions``:
@@ -198,7 +199,7 @@ def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", 
     return FitData(pop, Y, scale, soft, tr, tb, settings)
 
 
-def prepare_from_config(cfg, *, record: str | Path | None = None, **kwargs) -> FitData:
+def prepare_from_config(cfg: Any, *, record: str | Path | None = None, **kwargs) -> FitData:
     """`prepare_fit_data` with the `KEYS` a config object has (others keep their defaults); the resolved
     settings are also written under ``"data_settings"`` into the JSON file ``record`` (a run's
     ``config.json``) when given."""

@@ -111,7 +111,8 @@ def _make_recording_class():
     from spikeinterface.preprocessing.basepreprocessor import BasePreprocessor, BasePreprocessorSegment
 
     class EraasrRecordingSegment(BasePreprocessorSegment):
-        def __init__(self, parent_segment, onsets, owner):
+        def __init__(self, parent_segment: BasePreprocessorSegment, onsets: Int[np.ndarray, " trains"],
+                     owner: BasePreprocessor) -> None:
             BasePreprocessorSegment.__init__(self, parent_segment)
             self._onsets = onsets
             self._o = owner
@@ -133,7 +134,8 @@ def _make_recording_class():
                 self._cache.popitem(last=False)
             return cw, res.saturated
 
-        def get_traces(self, start_frame, end_frame, channel_indices):
+        def get_traces(self, start_frame: int | None, end_frame: int | None,
+                       channel_indices: Int[np.ndarray, " picked"] | None) -> Float[np.ndarray, "time channels"]:
             o = self._o
             start = 0 if start_frame is None else int(start_frame)
             end = self.get_num_samples() if end_frame is None else int(end_frame)
