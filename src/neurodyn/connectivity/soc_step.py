@@ -50,6 +50,7 @@ def ei_split(W: Float[np.ndarray, "neurons neurons"] | Network) -> int:
 
 
 def n_keep(n: int, m: int) -> int:
+    """``floor(0.4 N M)``: the inhibitory weights step 8 keeps (`INHIBITORY_DENSITY` of the N x M block)."""
     return int(math.floor(INHIBITORY_DENSITY * n * m + 1e-9))
 
 
@@ -116,6 +117,9 @@ def soc_step(W: Float[np.ndarray, "neurons neurons"] | Network, eta: float = 10.
 def soc_step_jax(W: Float[Array, "neurons neurons"], alpha: float, eta: float, eta_floor: float, max_step: float,
                  gamma: float, tol: float, *, m: int, k_keep: int, max_iter: int
                  ) -> tuple[Float[Array, "neurons neurons"], Int[Array, ""], Float[Array, ""], Float[Array, ""]]:
+    """Steps 2-8 of Appendix C.1 in JAX, alpha (step 1) given: the Gramians of ``W - sI`` by `sign_gramians`,
+    the capped step (`capped_eta`) and the constraints on the device. Returns ``(W_new, sign steps, sign
+    error, eta used)``."""
     n = W.shape[0]
     s = jnp.maximum(1.5 * alpha, alpha + 0.2)                       # step 2
     Q, P, k, err = sign_gramians(W - s * jnp.eye(n, dtype=W.dtype), tol, max_iter)   # step 3

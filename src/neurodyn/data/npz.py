@@ -28,6 +28,8 @@ __all__ = ["load_npz", "population_from_arrays", "shape_binned"]
 
 def population_from_arrays(get: Callable[[str], Shaped[np.ndarray, "..."]], keys: Sequence[str], path: str | Path,
                            *, units: str = "auto") -> PopulationData:
+    """`PopulationData` from the named variables of the binned-array layout (module docstring); ``get(key)``
+    reads one variable, ``keys`` lists those present; units resolved by `resolve_units`."""
     keys = list(keys)
     if "rates" not in keys and not {"spikes", "trial_condition", "t_ms"} <= set(keys):
         raise ValueError(f"{path}: expected variables 'rates' and 't_ms' (or 'spikes', 'trial_condition', "

@@ -74,6 +74,7 @@ def reshape_bins(data: PopulationData, *, bin_ms: float | None = None, window_ms
 
 
 def window_pair(window_ms: tuple[float, float]) -> tuple[float, float]:
+    """``(start, stop)`` in ms, finite with ``stop > start``, from a two-element window."""
     try:
         lo, hi = (float(v) for v in window_ms)
     except (TypeError, ValueError):

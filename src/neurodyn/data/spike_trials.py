@@ -26,6 +26,7 @@ DEFAULT_SPIKE_BIN_MS = 10.0
 
 def first_column(columns: dict[str, Shaped[np.ndarray, " trials"]], wanted: str | None, name: str,
                  default: Sequence[str]) -> str | None:
+    """The trial column ``wanted`` (checked to exist), else the first of ``default`` present, else None."""
     if wanted is not None:
         if wanted not in columns:
             fail(name, wanted, f"one of the trial columns: {', '.join(sorted(columns)) or '(none)'}")

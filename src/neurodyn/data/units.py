@@ -31,6 +31,7 @@ _UNIT_ALIASES = {"spikes/s": "spikes/s", "hz": "spikes/s", "spikes/sec": "spikes
 
 
 def units_name(value: str, name: str = "units") -> str:
+    """The canonical name in `UNITS` of a units spelling (``"Hz"``, ``"z-score"``, ``"counts/bin"``, ...)."""
     key = str(value).strip().lower()
     if key not in _UNIT_ALIASES:
         fail(name, value, f"one of {', '.join(UNITS)} (or 'auto' to infer from the values)")
