@@ -104,8 +104,9 @@ def network_velocity(network: Network, *, gain_fn: GainFunction | None = None,
 class FixedPoints:
     """Deduplicated minima of q, lowest q first.
 
-    ``points`` (K, N); ``q`` (K,); ``is_fixed`` (K,) q below ``fixed_tol``; ``eigenvalues`` (K, N) of the
-    Jacobian (of F, or of the map G when discrete); ``stability`` K labels; ``n_starts``.
+    ``points`` (points, N); ``q`` (points,); ``is_fixed`` (points,) q below ``fixed_tol``; ``eigenvalues``
+    (points, N) of the Jacobian (of F, or of the map G when discrete); ``stability`` one label per point;
+    ``n_starts``.
     """
 
     points: Float[np.ndarray, "points neurons"]
@@ -166,7 +167,7 @@ def _jacobians(F, args, xs):
 
 
 def find_fixed_points(system: Network | Callable[[Float[Array, " neurons"]], Float[Array, " neurons"]],
-                      initial_states: Float[np.ndarray, "points neurons"], *, gain_fn: GainFunction | None = None,
+                      initial_states: Float[np.ndarray, "starts neurons"], *, gain_fn: GainFunction | None = None,
                       gains: Float[Array, " neurons"] | None = None, h: Float[Array, " neurons"] | None = None,
                       discrete: bool = False, n_steps: int = 2000, learning_rate: float = 1e-2,
                       n_polish: int = 100, fixed_tol: float = 1e-16, slow_tol: float | None = None,
@@ -178,7 +179,7 @@ def find_fixed_points(system: Network | Callable[[Float[Array, " neurons"]], Flo
     system : Network or callable
         A `Network` (velocity from thesis eq. 2.1 with ``gain_fn``, ``gains``, constant input ``h``), or a
         JAX-traceable ``F(x) -> dx/dt`` of one state (N,); with ``discrete=True`` a map ``G(x) -> x(t+1)``.
-    initial_states : (K, N) array
+    initial_states : (starts, N) array
         Starts (e.g. `sample_initial_states` from simulated trajectories).
     n_steps, learning_rate : Adam iterations and step size on q.
     n_polish : Levenberg-Marquardt polishing steps.

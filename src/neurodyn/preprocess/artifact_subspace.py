@@ -67,8 +67,8 @@ def artifact_subspace(sigma_art: Float[np.ndarray, "channels channels"],
 
 def masked_lstsq(M: Float[np.ndarray, "n k"], Y: Float[np.ndarray, "n j"], W: Float[np.ndarray, "n j"]
                  ) -> Float[np.ndarray, "j k"]:
-    """Per column j of ``Y`` (N x J): ``argmin_b sum_n W_nj (Y_nj - M_n b)^2`` for ``M`` (N x K) and
-    0/1 weights ``W`` (N x J), all columns at once from the K x K normal equations. Returns (J, K)."""
+    """Per column j of ``Y`` (n x J): ``argmin_b sum_i W_ij (Y_ij - M_i b)^2`` for ``M`` (n x K) and
+    0/1 weights ``W`` (n x J), all columns at once from the K x K normal equations. Returns (J, K)."""
     n, k = M.shape
     outer = (M[:, :, None] * M[:, None, :]).reshape(n, k * k)
     G = (W.T @ outer).reshape(-1, k, k)
