@@ -33,14 +33,14 @@ def top_eigenvectors(M: Float[np.ndarray, "n n"], k: int) -> Float[np.ndarray, "
 def artifact_subspace(sigma_art: Float[np.ndarray, "channels channels"],
                       sigma_spont: Float[np.ndarray, "channels channels"], k: int, lam: float = 0.05, *,
                       tol: float = 1e-12, max_iter: int = 200) -> tuple[Float[np.ndarray, "channels k"], float]:
-    """Orthonormal ``U_art`` (C x K) maximising the ERAASR2 trace ratio (module docstring, step 3).
+    """Orthonormal ``U_art`` (n_ch x K) maximising the ERAASR2 trace ratio (module docstring, step 3).
 
     Returns ``(U, rho)`` with rho the optimal ratio ``tr(U^T A U) / tr(U^T B U)``.
     """
     A = np.asarray(sigma_art, dtype=float)
     S = np.asarray(sigma_spont, dtype=float)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        fail("sigma_art", A, "a square C x C covariance")
+        fail("sigma_art", A, "a square (channels x channels) covariance")
     if S.shape != A.shape:
         fail("sigma_spont", S, f"a {A.shape} covariance like sigma_art")
     c = A.shape[0]
@@ -82,7 +82,7 @@ def masked_lstsq(M: Float[np.ndarray, "n k"], Y: Float[np.ndarray, "n j"], W: Fl
 def complete_window(x: Float[np.ndarray, "time channels"], marked: Bool[np.ndarray, "time channels"], k: int,
                     n_impute: int = 2,
                     usable: Bool[np.ndarray, " time"] | None = None) -> Float[np.ndarray, "time channels"]:
-    """Replace marked entries of ``x`` (T x C) by their values under a rank-``k`` PCA model fitted
+    """Replace marked entries of ``x`` (T x n_ch) by their values under a rank-``k`` PCA model fitted
     with the marked entries missing (EM, Roweis 1998; module docstring, step 4).
 
     The principal axes are estimated on the ``usable`` rows (default: all); every row with marked

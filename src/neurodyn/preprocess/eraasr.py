@@ -1,13 +1,13 @@
 """ERAASR2: electrical-stimulation artifact removal by a spontaneous-aware artifact subspace.
 
-Seed 001 Methods §3.2 (a modified version of O'Shea & Shenoy's ERAASR). Per trial, with C channels,
-the spontaneous second ``X_sp`` (T_sp x C) before the train and the stimulation window ``X`` (T x C):
+Seed 001 Methods §3.2 (a modified version of O'Shea & Shenoy's ERAASR). Per trial, with n_ch channels,
+the spontaneous second ``X_sp`` (T_sp x n_ch) before the train and the stimulation window ``X`` (T x n_ch):
 
 0. Baseline and marks. Each channel is referred to its spontaneous baseline ``m_c = median_t X_sp``;
    the window ``X - m`` keeps the train's mean artifact offset as part of the artifact, and clipped
    samples cannot bias the reference (a window mean taken over unclipped samples only would, and the
    regression of step 4 has no intercept). Samples at or beyond the per-channel conservative limits
-   (`saturation_limits`) are *possibly saturated*, a mask ``P`` (T x C).
+   (`saturation_limits`) are *possibly saturated*, a mask ``P`` (T x n_ch).
 1. Spontaneous covariance ``S = X_sp^T X_sp / T_sp`` (centred) from the 1 s before stimulation.
 2. Artifact covariance ``A = X_F^T X_F / |F|`` over the time points ``F`` with no possibly-saturated
    sample (the text: "excluding samples marked as possibly saturated").
@@ -15,11 +15,11 @@ the spontaneous second ``X_sp`` (T_sp x C) before the train and the stimulation 
    during the artifact period, while capturing minimal spontaneous neural variance", a numerator
    (artifact variance) and a denominator (spontaneous variance) traded off by lambda, reducing to PCA
    on the artifact when lambda = 0. The form that satisfies all three statements is the trace ratio on
-   the Stiefel manifold ``V_K(R^C)``
+   the Stiefel manifold ``V_K(R^n_ch)``
 
        U_art = argmax_{U in V_K}  tr(U^T A U) / tr(U^T B U),   B = (1 - lambda) I + lambda S / s̄,
 
-   with ``s̄ = tr(S) / C`` so both terms of B have unit mean eigenvalue (the lambda trade-off is then
+   with ``s̄ = tr(S) / n_ch`` so both terms of B have unit mean eigenvalue (the lambda trade-off is then
    scale free). For lambda = 0, B = I and the ratio is tr(U^T A U) / K: PCA. We solve the trace ratio
    exactly (not its ratio-trace relaxation) by the Newton / Krylov iteration of Ngo, Bellalij & Saad
    (2012): ``rho_k = tr(U_k^T A U_k) / tr(U_k^T B U_k)``, ``U_{k+1}`` = top-K eigenvectors of
@@ -105,7 +105,7 @@ def _median_and_robust_sd(x_tc: Float[np.ndarray, "time channels"],
 
 def _centred_covariance(x: Float[np.ndarray, "time channels"], block: int = 4096) -> Float[np.ndarray,
                         "channels channels"]:
-    """``(x - xbar)^T (x - xbar) / T`` for ``x`` (T x C), summed over blocks of ``block`` time points."""
+    """``(x - xbar)^T (x - xbar) / T`` for ``x`` (T x n_ch), summed over blocks of ``block`` time points."""
     mu = x.mean(0)
     S = np.zeros((x.shape[1], x.shape[1]))
     for i in range(0, x.shape[0], block):
@@ -118,7 +118,7 @@ def _centred_covariance(x: Float[np.ndarray, "time channels"], block: int = 4096
 class EraasrResult:
     """Output of `eraasr2_trial`, arrays (time, channels) over the window: ``cleaned`` (relative to
     the spontaneous baseline, cleared samples 0), ``artifact`` the predicted artifact, ``saturated``
-    the samples cleared to zero, ``marked`` the possibly-saturated samples, ``baseline`` (C,) the
+    the samples cleared to zero, ``marked`` the possibly-saturated samples, ``baseline`` (n_ch,) the
     spontaneous median, ``U`` the subspace and ``rho`` its trace ratio."""
 
     cleaned: Float[np.ndarray, "time channels"]
@@ -137,7 +137,7 @@ def eraasr2_trial(spont: Float[np.ndarray, "spont_time channels"], window: Float
                   all_saturated_frac: float = 0.6, n_impute: int = 2, tol_sd: float = 0.0) -> EraasrResult:
     """ERAASR2 on one trial (module docstring, steps 0-5).
 
-    ``spont`` (T_sp, C): the 1 s before stimulation; ``window`` (T_art, C): the stimulation window.
+    ``spont`` (T_sp, n_ch): the 1 s before stimulation; ``window`` (T_art, n_ch): the stimulation window.
     ``lo``/``hi``: per-channel possibly-saturated limits (`saturation_limits`); None marks nothing.
     """
     sp = finite_array("spont", spont, ndim=2)
@@ -188,12 +188,12 @@ def eraasr2(trials: Float[np.ndarray, "trials time channels"], stim_start: int, 
             progress_bar: bool = True) -> tuple[Float[np.ndarray, "trials time channels"],
                                                 Float[np.ndarray, "trials time channels"],
                                                 Bool[np.ndarray, "trials time channels"]]:
-    """ERAASR2 over trials ``(n_trials, T, C)``; stimulation occupies samples [stim_start, stim_stop).
+    """ERAASR2 over trials ``(n_trials, T, n_ch)``; stimulation occupies samples [stim_start, stim_stop).
 
     Spontaneous covariance and baseline from the 1 s before ``stim_start``; the artifact window extends
     ``tail_ms`` past ``stim_stop`` to cover the last pulse's recovery. ``limits=(lo, hi)`` per channel
     (default: `saturation_limits` of all trials). Returns ``(cleaned, artifact, saturated)``, each
-    ``(n_trials, T, C)``: the whole trial relative to the channel's spontaneous baseline with the window
+    ``(n_trials, T, n_ch)``: the whole trial relative to the channel's spontaneous baseline with the window
     cleaned and its saturated samples 0, common-average referenced per ADC group if ``car``; the
     predicted artifact (relative to the baseline, zero outside the window); the cleared samples.
     """

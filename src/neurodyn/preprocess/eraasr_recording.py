@@ -170,7 +170,7 @@ def _make_recording_class():
         replaces the computed limits; the pass still gives the medians); each train
         is cleaned when a requested chunk first overlaps it, from the 1 s before it and its window,
         and the last ``cache_windows`` cleaned windows are kept. Peak memory is therefore a few arrays
-        of (1 s + window) x C float64 plus the requested chunk, independent of the recording's length
+        of (1 s + window) x n_ch float64 plus the requested chunk, independent of the recording's length
         and of the number of trains; every operation per sample (window replacement, CAR) makes a
         chunked read equal to a whole-segment read.
 

@@ -70,7 +70,7 @@ def remove_outliers(values: Float[np.ndarray, " channels"], window: int = 9, n_m
 def resample_to_column(positions_um: Float[np.ndarray, "channels 2"], values: Float[np.ndarray, " channels"],
                        delta_y_um: float = 50.0
                        ) -> tuple[Float[np.ndarray, " sites"], Float[np.ndarray, " sites"]]:
-    """Resample ``values`` at ``positions_um`` (C, 2) to the probe's centre column every ``delta_y_um``.
+    """Resample ``values`` at ``positions_um`` (n_ch, 2) to the probe's centre column every ``delta_y_um``.
 
     Returns ``(y_um, values)`` with y measured from the first (shallowest-indexed) site.
     """

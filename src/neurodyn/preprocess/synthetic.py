@@ -104,7 +104,7 @@ class StimRecording:
 
     ``raw_stim``: stimulated trials as recorded (neural + artifact, clipped); ``neural_stim``: their
     neural part; ``raw_nostim``: matched non-stimulated trials (ground truth for §3.6);
-    ``artifact``: the true artifact (T, C), identical across trials up to ``pulse_gain`` jitter;
+    ``artifact``: the true artifact (T, n_ch), identical across trials up to ``pulse_gain`` jitter;
     ``spikes_stim`` / ``spikes_nostim``: per trial, per unit, spike sample indices;
     ``unit_channel``: each unit's largest-amplitude channel.
     """
@@ -199,7 +199,7 @@ def simulate_stim_recording(n_channels: int = 374, n_trials: int = 4, *, fs: flo
     unit_y = np.linspace(y_lo + 10, y_hi - 10, n_units) + rng.uniform(-5, 5, n_units)
     unit_x = rng.choice([-15.0, 63.0], n_units)
     unit_pos = np.stack([unit_x, unit_y], 1)
-    dist = np.linalg.norm(pos[None, :, :] - unit_pos[:, None, :], axis=2)  # (U, C)
+    dist = np.linalg.norm(pos[None, :, :] - unit_pos[:, None, :], axis=2)  # (U, n_ch)
     d0 = dist.min(1, keepdims=True)
     amp = rng.uniform(*spike_amp_uv, n_units)
     footprint = amp[:, None] * np.exp(-(dist - d0) / footprint_um)
