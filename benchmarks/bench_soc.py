@@ -37,7 +37,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import neurodyn  # noqa: E402,F401
 from neurodyn.connectivity import random_ei  # noqa: E402
-from neurodyn.connectivity.soc import _constrain_numpy, soc_from_matrix  # noqa: E402
+from neurodyn.connectivity.soc_step import constrain_inhibition  # noqa: E402
+from neurodyn.connectivity.soc import soc_from_matrix  # noqa: E402
 from neurodyn.analysis.lyapunov import abscissa_from_schur, real_schur, solve_triangular_sylvester  # noqa: E402
 from scipy.linalg import lapack  # noqa: E402
 
@@ -51,7 +52,7 @@ def plain_step(W, eta, gamma):
     Q = sla.solve_continuous_lyapunov(A.T, -2.0 * np.eye(n))
     P = sla.solve_continuous_lyapunov(A, -2.0 * np.eye(n))
     G = Q @ P[:, m:] / np.trace(Q @ P)
-    return _constrain_numpy(W, G, m, eta, gamma), alpha
+    return constrain_inhibition(W, G, m, eta, gamma), alpha
 
 
 def plain_soc(W, target, eta, gamma, max_iter):

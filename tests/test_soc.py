@@ -8,6 +8,7 @@ import scipy.linalg as sla
 
 from neurodyn import Network
 from neurodyn.connectivity import SOCResult, random_ei, soc, soc_from_matrix
+from neurodyn.connectivity.soc import soc_step
 from neurodyn.experiments.base import run_experiment
 
 
@@ -103,6 +104,21 @@ def test_fast_path_equals_plain_scipy_steps():
     assert r.best_iteration == best and r.alpha == pytest.approx(alphas[best], abs=1e-9)
     if best == 6:
         assert np.allclose(r.W, W, atol=1e-10)
+
+
+def test_soc_step_reads_the_layout_from_network_labels():
+    # one step from a labelled Network equals the plain SciPy step on its matrix (independent route);
+    # a Network whose labels are not M excitatory then M inhibitory is refused, not split at N // 2
+    net = random_ei(20, 0.2, 10.0, 3.0, seed=4)
+    W_plain, alpha = _plain_step(np.asarray(net.W), 10.0, 3.0)
+    W_step, alpha_step, _ = soc_step(net, eta=10.0, gamma=3.0)
+    assert alpha_step == pytest.approx(alpha, abs=1e-9) and np.allclose(W_step, W_plain, atol=1e-10)
+    perm = np.random.default_rng(0).permutation(20)      # same circuit, neurons relabelled
+    shuffled = Network(W=np.asarray(net.W)[np.ix_(perm, perm)], cell_types=[net.cell_types[i] for i in perm])
+    with pytest.raises(ValueError, match="M excitatory then M inhibitory"):
+        soc_step(shuffled)
+    with pytest.raises(ValueError, match="M excitatory then M inhibitory"):
+        soc_step(Network(W=np.asarray(net.W)))           # no labels at all
 
 
 def test_bold_driver_equals_plain_scipy_schedule():

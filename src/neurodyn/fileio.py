@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from jaxtyping import Shaped
 
 __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "file_mode", "save_npz_atomic",
            "update_json"]
@@ -80,7 +81,7 @@ def update_json(path: str | os.PathLike, key: str, value: Any) -> Path:
     return atomic_write_json(path, obj)
 
 
-def save_npz_atomic(path: str | os.PathLike, **arrays: Any) -> Path:
+def save_npz_atomic(path: str | os.PathLike, **arrays: Shaped[np.ndarray, "..."]) -> Path:
     """Write ``arrays`` to an ``.npz`` via a temporary file and an atomic rename."""
     import io
 

@@ -23,11 +23,12 @@ from typing import Any
 
 import jax
 import numpy as np
+from jaxtyping import Bool, Float, Int
 
 from neurodyn.fileio import save_npz_atomic
 from neurodyn.validation import fail, finite_array, square_matrix
 
-__all__ = ["Network", "cell_types_ei"]
+__all__ = ["Network", "cell_types_ei", "weight_matrix"]
 
 
 @jax.tree_util.register_pytree_node_class
@@ -52,10 +53,10 @@ class Network:
         Whether Dale's law is declared. Defaults to ``cell_types is not None``.
     """
 
-    W: Any
+    W: Float[np.ndarray, "neurons neurons"]
     cell_types: tuple[str, ...] | None = None
-    tau: Any = 200.0
-    gains: Any = None
+    tau: float | Float[np.ndarray, " neurons"] = 200.0
+    gains: Float[np.ndarray, " neurons"] | None = None
     areas: tuple[str, ...] | None = None
     dale: bool | None = None
 
@@ -105,11 +106,11 @@ class Network:
         object.__setattr__(self, "dale", dale)
 
     # ---- pytree protocol -------------------------------------------------------------------
-    def tree_flatten(self):
+    def tree_flatten(self) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
         return (self.W, self.tau, self.gains), (self.cell_types, self.areas, self.dale)
 
     @classmethod
-    def tree_unflatten(cls, aux, leaves):
+    def tree_unflatten(cls, aux: tuple[Any, Any, Any], leaves: tuple[Any, Any, Any]) -> "Network":
         obj = object.__new__(cls)
         W, tau, gains = leaves
         cell_types, areas, dale = aux
@@ -125,7 +126,7 @@ class Network:
         return int(np.shape(self.W)[0])
 
     @property
-    def is_excitatory(self) -> np.ndarray:
+    def is_excitatory(self) -> Bool[np.ndarray, " neurons"]:
         """Boolean mask of excitatory neurons (all False when no cell types are given)."""
         if self.cell_types is None:
             return np.zeros(self.n, dtype=bool)
@@ -146,7 +147,7 @@ class Network:
         return Network(**{k: np.asarray(v) if k in ("W", "tau", "gains") and v is not None else v
                           for k, v in fields.items()})
 
-    def area_indices(self, area: str) -> np.ndarray:
+    def area_indices(self, area: str) -> Int[np.ndarray, " area_neurons"]:
         if self.areas is None:
             fail("area", area, "a network with area labels")
         idx = np.where(np.asarray(self.areas) == area)[0]
@@ -198,3 +199,9 @@ class Network:
 def cell_types_ei(n_e: int, n_i: int) -> tuple[str, ...]:
     """Cell-type labels for ``n_e`` excitatory neurons followed by ``n_i`` inhibitory ones."""
     return ("E",) * n_e + ("I",) * n_i
+
+
+def weight_matrix(W: Float[np.ndarray, "neurons neurons"] | Network) -> Float[np.ndarray, "neurons neurons"]:
+    """The weights of a `Network`, or a given array, as a finite square float matrix (``W[i, j]``: from
+    neuron j onto neuron i, eq. 1.7); the one entry point of the analyses that accept either."""
+    return square_matrix("W", W.W if isinstance(W, Network) else W)

@@ -24,7 +24,7 @@ def is_quiet() -> bool:
 
 
 @contextmanager
-def quiet(value: bool = True):
+def quiet(value: bool = True) -> Iterator[None]:
     old = _QUIET[0]
     _QUIET[0] = bool(value)
     try:

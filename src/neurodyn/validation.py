@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+from jaxtyping import Float, Shaped
 
 
 def _summary(value: Any) -> str:
@@ -32,7 +33,7 @@ def positive(name: str, value: float) -> float:
     return float(value)
 
 
-def in_range(name: str, value: float, lo: float, hi: float, *, lo_open=False, hi_open=False) -> float:
+def in_range(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
     if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
         fail(name, value, "a number", TypeError)
     v = float(value)
@@ -53,7 +54,8 @@ def positive_int(name: str, value: int, minimum: int = 1) -> int:
     return int(value)
 
 
-def finite_array(name: str, value: Any, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
+def finite_array(name: str, value: Any, ndim: int | None = None,
+                 dtype: type | np.dtype = np.float64) -> Shaped[np.ndarray, "..."]:
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError):
@@ -66,7 +68,7 @@ def finite_array(name: str, value: Any, ndim: int | None = None, dtype=np.float6
     return arr
 
 
-def square_matrix(name: str, value: Any) -> np.ndarray:
+def square_matrix(name: str, value: Any) -> Float[np.ndarray, "n n"]:
     arr = finite_array(name, value)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         fail(name, arr, "a square (N x N) matrix")

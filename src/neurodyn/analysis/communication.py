@@ -36,14 +36,18 @@ import scipy.linalg
 from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
+from jaxtyping import Float, Int
 
 from neurodyn.validation import fail, finite_array, in_range, positive_int
 
-__all__ = ["RRRCrossValidation", "ReducedRankRegression", "one_minus_nse", "predictive_alignment",
+__all__ = ["RRRCrossValidation", "ReducedRankRegression", "check_pair", "one_minus_nse", "predictive_alignment",
            "rrr_cross_validate", "rrr_fit_coefficients", "synthetic_communication"]
 
 
-def _check_pair(source, target):
+def check_pair(source: Float[np.ndarray, "batch source_neurons"], target: Float[np.ndarray, "batch target_neurons"]
+               ) -> tuple[Float[np.ndarray, "batch source_neurons"], Float[np.ndarray, "batch target_neurons"]]:
+    """Validated ``(X, Y)``: finite 2-d source (samples, source neurons) and target (samples, target
+    neurons) activity with the same samples (rows), at least 3 of them (the regression's inputs)."""
     X = finite_array("source", source, ndim=2)
     Y = finite_array("target", target, ndim=2)
     if X.shape[0] != Y.shape[0]:
@@ -53,7 +57,10 @@ def _check_pair(source, target):
     return X, Y
 
 
-def rrr_fit_coefficients(X, Y, rank: int, ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def rrr_fit_coefficients(X: Float[np.ndarray, "batch source_neurons"], Y: Float[np.ndarray, "batch target_neurons"],
+                         rank: int, ridge: float = 0.0
+                         ) -> tuple[Float[np.ndarray, "source_neurons target_neurons"],
+                                    Float[np.ndarray, "target_neurons target_neurons"]]:
     """``(B_OLS, V)`` for centred X (n x p), Y (n x q): B_RRR = B_OLS V[:, :rank] V[:, :rank]^T.
 
     ``B_OLS`` solves ``(X^T X + ridge I) B = X^T Y`` (least squares via LAPACK when ridge = 0);
@@ -70,7 +77,8 @@ def rrr_fit_coefficients(X, Y, rank: int, ridge: float = 0.0) -> tuple[np.ndarra
     return B, V[:, ::-1]
 
 
-def one_minus_nse(target, prediction, reference_mean=None) -> float:
+def one_minus_nse(target: Float[np.ndarray, "*batch neurons"], prediction: Float[np.ndarray, "*batch neurons"],
+                  reference_mean: Float[np.ndarray, " neurons"] | None = None) -> float:
     """Semedo et al. 2019's performance ``1 - NSE``, ``NSE = sum (Y - Y_hat)^2 / sum (Y - mean Y)^2``.
 
     ``reference_mean`` is the mean subtracted in the denominator (the training mean on held-out folds;
@@ -92,15 +100,15 @@ def one_minus_nse(target, prediction, reference_mean=None) -> float:
 class RRRCrossValidation:
     """Cross-validated RRR: per-rank performance (mean and SEM over folds), optimal rank, baselines."""
 
-    ranks: np.ndarray
-    performance: np.ndarray       # (n_ranks,) mean 1 - NSE over folds
-    performance_sem: np.ndarray   # (n_ranks,) standard error over folds
-    fold_performance: np.ndarray  # (n_folds, n_ranks)
+    ranks: Int[np.ndarray, " ranks"]
+    performance: Float[np.ndarray, " ranks"]       # mean 1 - NSE over folds
+    performance_sem: Float[np.ndarray, " ranks"]   # standard error over folds
+    fold_performance: Float[np.ndarray, "folds ranks"]
     optimal_rank: int
     ridge_performance: float
     ridge_sem: float
     full_rank_performance: float
-    ridge_alphas: np.ndarray      # lambda chosen on each fold
+    ridge_alphas: Float[np.ndarray, " folds"]      # lambda chosen on each fold
     model: "ReducedRankRegression"  # refitted on all data at the optimal rank (neurodyn.models.rrr)
 
 
@@ -108,8 +116,11 @@ def _nse_score(Y_test, Y_pred, y_train_mean) -> float:
     return one_minus_nse(Y_test, Y_pred, y_train_mean)
 
 
-def rrr_cross_validate(source, target, ranks=None, *, n_folds: int = 10, seed: int = 0,
-                       ridge_alphas=None) -> RRRCrossValidation:
+def rrr_cross_validate(source: Float[np.ndarray, "batch source_neurons"],
+                       target: Float[np.ndarray, "batch target_neurons"],
+                       ranks: Int[np.ndarray, " ranks"] | None = None,
+                       *, n_folds: int = 10, seed: int = 0,
+                       ridge_alphas: Float[np.ndarray, " alphas"] | None = None) -> RRRCrossValidation:
     """Choose the communication-subspace dimensionality by 10-fold CV (Semedo et al. 2019).
 
     Parameters
@@ -123,7 +134,7 @@ def rrr_cross_validate(source, target, ranks=None, *, n_folds: int = 10, seed: i
     ridge_alphas : sequence of float, optional
         Grid for the ridge baseline (default logspace(-3, 5, 25) times the mean source variance x n).
     """
-    X, Y = _check_pair(source, target)
+    X, Y = check_pair(source, target)
     n, p = X.shape
     q = Y.shape[1]
     n_folds = positive_int("n_folds", n_folds, 2)
@@ -169,7 +180,9 @@ def rrr_cross_validate(source, target, ranks=None, *, n_folds: int = 10, seed: i
                               model=model)
 
 
-def predictive_alignment(source, predictive_dimensions, n_dominant: int | None = None) -> dict:
+def predictive_alignment(source: Float[np.ndarray, "batch source_neurons"],
+                         predictive_dimensions: Float[np.ndarray, "source_neurons latents"],
+                         n_dominant: int | None = None) -> dict:
     """Alignment of predictive dimensions (p x m) with the source's dominant dimensions (top PCs).
 
     Returns ``principal_angles_deg`` (between span(predictive) and the top ``n_dominant`` PCs, default m),
@@ -206,7 +219,10 @@ def __getattr__(name):
 
 
 def synthetic_communication(n_samples: int = 1000, n_source: int = 30, n_target: int = 20, rank: int = 2,
-                            noise: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                            noise: float = 1.0, seed: int = 0
+                            ) -> tuple[Float[np.ndarray, "batch source_neurons"],
+                            Float[np.ndarray, "batch target_neurons"],
+                                       Float[np.ndarray, "source_neurons target_neurons"]]:
     """Two-area data with a known rank-``rank`` communication subspace: ``(source, target, B)``.
 
     Source activity has latent-factor structure (5 shared factors with decaying variance plus private

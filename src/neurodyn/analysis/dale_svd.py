@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Bool, Float, Int
 
 from neurodyn.validation import fail, square_matrix
 from neurodyn.network import Network
@@ -24,15 +25,17 @@ __all__ = ["DaleModes", "dale_svd_modes", "sigma1_scaling_exponent"]
 @dataclass(frozen=True)
 class DaleModes:
     sigma1: float
-    u1: np.ndarray                 # leading left singular vector, sign chosen with sum >= 0
-    v1: np.ndarray                 # leading right singular vector, sign chosen with E part >= 0
+    u1: Float[np.ndarray, " neurons"]  # leading left singular vector, sign chosen with sum >= 0
+    v1: Float[np.ndarray, " neurons"]  # leading right singular vector, sign chosen with E part >= 0
     u1_coactivation: bool          # all entries of u1 share one sign (up to tol)
     v1_differential: bool          # E entries and I entries of v1 have opposite signs (up to tol)
     u1_same_sign_fraction: float   # share of u1's squared norm on its majority sign
     v1_differential_fraction: float  # share of v1's squared norm agreeing with the E+/I- pattern
 
 
-def dale_svd_modes(W, is_excitatory=None, tol: float = 1e-10) -> DaleModes:
+def dale_svd_modes(W: Float[np.ndarray, "neurons neurons"] | Network,
+                   is_excitatory: Bool[np.ndarray, " neurons"] | None = None,
+                   tol: float = 1e-10) -> DaleModes:
     """Leading singular triplet of W and whether it has the co-activation / differential form."""
     if isinstance(W, Network):
         if is_excitatory is None:
@@ -68,7 +71,7 @@ def dale_svd_modes(W, is_excitatory=None, tol: float = 1e-10) -> DaleModes:
     )
 
 
-def sigma1_scaling_exponent(sizes, sigma1) -> float:
+def sigma1_scaling_exponent(sizes: Int[np.ndarray, " sizes"], sigma1: Float[np.ndarray, " sizes"]) -> float:
     """Least-squares slope of log sigma_1 against log N (seed 001 §14 predicts 1/2)."""
     sizes = np.asarray(sizes, dtype=float)
     sigma1 = np.asarray(sigma1, dtype=float)

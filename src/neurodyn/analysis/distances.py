@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, positive_int
 
@@ -67,7 +68,9 @@ def _fold_means(x, n_folds):
     return sums / counts, (total - sums) / (n - counts)
 
 
-def naive_distance_sq(trials_a, trials_b, W=None) -> np.ndarray:
+def naive_distance_sq(trials_a: Float[np.ndarray, "trials *batch neurons"],
+                      trials_b: Float[np.ndarray, "trials *batch neurons"],
+                      W: Float[np.ndarray, "neurons latents"] | None = None) -> Float[np.ndarray, "*batch"]:
     """Plug-in squared distance ``||W^T (mean_a - mean_b)||^2`` (biased upward by the noise)."""
     a = _trials("trials_a", trials_a, 1)
     b = _trials("trials_b", trials_b, 1)
@@ -80,7 +83,10 @@ def naive_distance_sq(trials_a, trials_b, W=None) -> np.ndarray:
     return np.sum(delta ** 2, axis=-1)
 
 
-def cv_distance_sq(trials_a, trials_b, W=None, n_folds: int | None = None) -> np.ndarray:
+def cv_distance_sq(trials_a: Float[np.ndarray, "trials *batch neurons"],
+                   trials_b: Float[np.ndarray, "trials *batch neurons"],
+                   W: Float[np.ndarray, "neurons latents"] | None = None, n_folds: int | None = None
+                   ) -> Float[np.ndarray, "*batch"]:
     """Unbiased squared distance between trial averages of simultaneously recorded neurons (§7.2).
 
     ``trials_a (n_a, ..., N)``, ``trials_b (n_b, ..., N)`` (extra axes, e.g. time, are kept);
@@ -104,7 +110,9 @@ def cv_distance_sq(trials_a, trials_b, W=None, n_folds: int | None = None) -> np
     return np.mean(np.sum(L * S, axis=-1), axis=0)
 
 
-def cv_distance_sq_sequential(trials_a: Sequence, trials_b: Sequence, W=None) -> np.ndarray:
+def cv_distance_sq_sequential(trials_a: Sequence[Float[np.ndarray, "trials *batch"]],
+                              trials_b: Sequence[Float[np.ndarray, "trials *batch"]],
+                              W: Float[np.ndarray, "neurons latents"] | None = None) -> Float[np.ndarray, "*batch"]:
     """Unbiased squared distance for sequentially recorded neurons (§7.1), full space or projected.
 
     ``trials_a[d]`` is neuron d's ``(M_d, ...)`` trials in condition a (``trials_b[d]``: ``(N_d, ...)``),
@@ -137,7 +145,9 @@ def cv_distance_sq_sequential(trials_a: Sequence, trials_b: Sequence, W=None) ->
     return off + on
 
 
-def task_space_diameter(trials_by_condition: Sequence, W=None, n_folds: int | None = None):
+def task_space_diameter(trials_by_condition: Sequence[Float[np.ndarray, "trials time neurons"]],
+                        W: Float[np.ndarray, "neurons latents"] | None = None, n_folds: int | None = None
+                        ) -> tuple[float, tuple[int, int], tuple[int, int]]:
     """Largest projected unbiased distance between any two (condition, time) points (§7.2).
 
     ``trials_by_condition[c]`` is ``(n_c, T, N)`` single trials of reference (e.g. non-stimulated)
@@ -153,7 +163,7 @@ def task_space_diameter(trials_by_condition: Sequence, W=None, n_folds: int | No
     F = min(x.shape[0] for x in xs) if n_folds is None else positive_int("n_folds", n_folds, 2)
     W = _projector(W, xs[0].shape[-1])
     small, large = zip(*(_fold_means(x, F) for x in xs))
-    S = np.concatenate([s.reshape(F, -1, s.shape[-1]) for s in small], axis=1)   # (F, P, N), P = C*T
+    S = np.concatenate([s.reshape(F, -1, s.shape[-1]) for s in small], axis=1)   # (F, P, N), P = n_cond * T
     L = np.concatenate([l.reshape(F, -1, l.shape[-1]) for l in large], axis=1)
     if W is not None:
         S, L = S @ W, L @ W

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, Bool, Complex, Float
 
 from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.dynamics.gain import GainFunction, Tanh
@@ -91,7 +92,9 @@ def _network_args(network: Network, gain_fn, gains, h):
     return _NetworkVelocity(gain_fn), (jnp.asarray(network.W), tau, g, jnp.broadcast_to(hh, (n,)))
 
 
-def network_velocity(network: Network, *, gain_fn: GainFunction | None = None, gains=None, h=None) -> Callable:
+def network_velocity(network: Network, *, gain_fn: GainFunction | None = None,
+                     gains: Float[Array, " neurons"] | None = None, h: Float[Array, " neurons"] | None = None
+                     ) -> Callable[[Float[Array, " neurons"]], Float[Array, " neurons"]]:
     """``F(x) = (-x + W f(x; g) + h) / tau`` (thesis eq. 2.1) as a JAX function of x (N,)."""
     F, args = _network_args(network, gain_fn, gains, h)
     return lambda x: F(x, args)
@@ -101,19 +104,20 @@ def network_velocity(network: Network, *, gain_fn: GainFunction | None = None, g
 class FixedPoints:
     """Deduplicated minima of q, lowest q first.
 
-    ``points`` (K, N); ``q`` (K,); ``is_fixed`` (K,) q below ``fixed_tol``; ``eigenvalues`` (K, N) of the
-    Jacobian (of F, or of the map G when discrete); ``stability`` K labels; ``n_starts``.
+    ``points`` (points, N); ``q`` (points,); ``is_fixed`` (points,) q below ``fixed_tol``; ``eigenvalues``
+    (points, N) of the Jacobian (of F, or of the map G when discrete); ``stability`` one label per point;
+    ``n_starts``.
     """
 
-    points: np.ndarray
-    q: np.ndarray
-    is_fixed: np.ndarray
-    eigenvalues: np.ndarray
+    points: Float[np.ndarray, "points neurons"]
+    q: Float[np.ndarray, " points"]
+    is_fixed: Bool[np.ndarray, " points"]
+    eigenvalues: Complex[np.ndarray, "points neurons"]
     stability: tuple[str, ...]
     n_starts: int
 
     @property
-    def fixed(self) -> np.ndarray:
+    def fixed(self) -> Float[np.ndarray, "fixed neurons"]:
         return self.points[self.is_fixed]
 
     def count(self, label: str) -> int:
@@ -162,7 +166,9 @@ def _jacobians(F, args, xs):
     return jax.vmap(lambda x: jax.jacfwd(F)(x, args))(xs)
 
 
-def find_fixed_points(system, initial_states, *, gain_fn: GainFunction | None = None, gains=None, h=None,
+def find_fixed_points(system: Network | Callable[[Float[Array, " neurons"]], Float[Array, " neurons"]],
+                      initial_states: Float[np.ndarray, "starts neurons"], *, gain_fn: GainFunction | None = None,
+                      gains: Float[Array, " neurons"] | None = None, h: Float[Array, " neurons"] | None = None,
                       discrete: bool = False, n_steps: int = 2000, learning_rate: float = 1e-2,
                       n_polish: int = 100, fixed_tol: float = 1e-16, slow_tol: float | None = None,
                       dedup_tol: float = 1e-4, tol: float = 1e-9) -> FixedPoints:
@@ -173,7 +179,7 @@ def find_fixed_points(system, initial_states, *, gain_fn: GainFunction | None = 
     system : Network or callable
         A `Network` (velocity from thesis eq. 2.1 with ``gain_fn``, ``gains``, constant input ``h``), or a
         JAX-traceable ``F(x) -> dx/dt`` of one state (N,); with ``discrete=True`` a map ``G(x) -> x(t+1)``.
-    initial_states : (K, N) array
+    initial_states : (starts, N) array
         Starts (e.g. `sample_initial_states` from simulated trajectories).
     n_steps, learning_rate : Adam iterations and step size on q.
     n_polish : Levenberg-Marquardt polishing steps.
@@ -234,7 +240,8 @@ def find_fixed_points(system, initial_states, *, gain_fn: GainFunction | None = 
                        n_starts=int(X0.shape[0]))
 
 
-def sample_initial_states(trajectories, n: int, *, noise_sd: float = 0.0, seed: int = 0) -> np.ndarray:
+def sample_initial_states(trajectories: Float[np.ndarray, "*batch time neurons"], n: int, *, noise_sd: float = 0.0,
+                          seed: int = 0) -> Float[np.ndarray, "points neurons"]:
     """``n`` states drawn from trajectories (..., T, N) plus isotropic Gaussian noise (SD ``noise_sd``)."""
     X = finite_array("trajectories", trajectories)
     if X.ndim < 2:
@@ -246,8 +253,11 @@ def sample_initial_states(trajectories, n: int, *, noise_sd: float = 0.0, seed: 
     return X[idx] + in_range("noise_sd", noise_sd, 0.0, np.inf) * rng.standard_normal((n, X.shape[1]))
 
 
-def flow_field(system, basis, center, *, extent=1.0, n_grid: int = 21, gain_fn: GainFunction | None = None,
-               gains=None, h=None) -> dict:
+def flow_field(system: Network | Callable[[Float[Array, " neurons"]], Float[Array, " neurons"]],
+               basis: Float[np.ndarray, "neurons 2"], center: Float[np.ndarray, " neurons"], *,
+               extent: float | tuple[float, float] = 1.0, n_grid: int = 21, gain_fn: GainFunction | None = None,
+               gains: Float[Array, " neurons"] | None = None, h: Float[Array, " neurons"] | None = None
+               ) -> dict[str, Float[np.ndarray, "..."]]:
     """Flow field of ``dx/dt = F(x)`` on the plane ``center + a e1 + b e2`` (seed 000 Fig. 1c).
 
     ``basis`` (N, 2) is orthonormalised (QR). ``extent`` is a half-width or ``(a_max, b_max)``.

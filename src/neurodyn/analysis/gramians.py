@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
+from jaxtyping import Float
 
 from neurodyn.validation import fail, positive_int
-from neurodyn.analysis.stability import _matrix, spectral_abscissa
+from neurodyn.analysis.stability import spectral_abscissa
+from neurodyn.network import Network, weight_matrix
 
 __all__ = [
     "controllability_gramian",
@@ -43,7 +45,7 @@ __all__ = [
 
 
 def _shifted(W, gain: float, shift: float) -> np.ndarray:
-    W = _matrix(W)
+    W = weight_matrix(W)
     A = gain * W - shift * np.eye(W.shape[0])
     if spectral_abscissa(A) >= 0:
         fail("W", W, f"g W - {shift:g} I to be stable (alpha(gW) = {spectral_abscissa(gain * W):.4g} "
@@ -51,27 +53,31 @@ def _shifted(W, gain: float, shift: float) -> np.ndarray:
     return A
 
 
-def observability_gramian(W, gain: float = 1.0, shift: float = 1.0) -> np.ndarray:
+def observability_gramian(W: Float[np.ndarray, "neurons neurons"] | Network, gain: float = 1.0,
+                          shift: float = 1.0) -> Float[np.ndarray, "neurons neurons"]:
     """Q solving ``A^T Q + Q A = -2 I`` with ``A = gain W - shift I`` (eqs. C.11, C.15)."""
     A = _shifted(W, gain, shift)
     Q = sla.solve_continuous_lyapunov(A.T, -2.0 * np.eye(A.shape[0]))
     return 0.5 * (Q + Q.T)
 
 
-def controllability_gramian(W, gain: float = 1.0, shift: float = 1.0) -> np.ndarray:
+def controllability_gramian(W: Float[np.ndarray, "neurons neurons"] | Network, gain: float = 1.0,
+                            shift: float = 1.0) -> Float[np.ndarray, "neurons neurons"]:
     """P solving ``A P + P A^T = -2 I`` with ``A = gain W - shift I`` (eqs. C.12, C.16)."""
     A = _shifted(W, gain, shift)
     P = sla.solve_continuous_lyapunov(A, -2.0 * np.eye(A.shape[0]))
     return 0.5 * (P + P.T)
 
 
-def evoked_energy(Q, x0) -> np.ndarray:
+def evoked_energy(Q: Float[np.ndarray, "neurons neurons"],
+                  x0: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch"]:
     """``eps(x0) = x0^T Q x0`` for ``x0`` of shape ``(..., N)`` (eq. C.21)."""
     x0 = np.asarray(x0, dtype=float)
     return np.einsum("...i,ij,...j->...", x0, np.asarray(Q), x0)
 
 
-def preferred_initial_conditions(W, gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def preferred_initial_conditions(W: Float[np.ndarray, "neurons neurons"] | Network, gain: float = 1.0
+                                 ) -> tuple[Float[np.ndarray, " neurons"], Float[np.ndarray, "neurons neurons"]]:
     """Eigenvalues of Q (decreasing) and the unit eigenvectors ``a_k`` as columns (Appendix C.2).
 
     The sign of each a_k is fixed so that its largest-magnitude entry is positive (eps(a) = eps(-a)).
@@ -84,7 +90,9 @@ def preferred_initial_conditions(W, gain: float = 1.0) -> tuple[np.ndarray, np.n
     return lam, V
 
 
-def equal_energy_initial_conditions(W, m: int, seed: int = 0, gain: float = 1.0) -> tuple[np.ndarray, float]:
+def equal_energy_initial_conditions(W: Float[np.ndarray, "neurons neurons"] | Network, m: int, seed: int = 0,
+                                    gain: float = 1.0
+                                    ) -> tuple[Float[np.ndarray, "neurons m"], float]:
     """``m`` orthonormal initial conditions in the top-m preferred subspace with equal evoked energy.
 
     Returns ``(X, energy)`` with X of shape (N, m) (columns unit norm, mutually orthogonal) and the

@@ -57,9 +57,10 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 from scipy.optimize import brentq
+from jaxtyping import Array, Float, Int
 
-from neurodyn.validation import fail, positive, positive_int, square_matrix
-from neurodyn.network import Network
+from neurodyn.validation import fail, positive, positive_int
+from neurodyn.network import Network, weight_matrix
 
 __all__ = [
     "RealSchur",
@@ -68,6 +69,7 @@ __all__ = [
     "real_schur",
     "shifted_gramians",
     "shifted_gramians_sign",
+    "sign_gramians",
     "smoothed_spectral_abscissa",
     "smoothed_spectral_abscissa_gradient",
     "solve_triangular_sylvester",
@@ -77,21 +79,17 @@ __all__ = [
 class RealSchur(NamedTuple):
     """``(T, U)`` with ``W = U T U^T``: T upper quasi-triangular (LAPACK standard form), U orthogonal."""
 
-    T: np.ndarray
-    U: np.ndarray
+    T: Float[np.ndarray, "neurons neurons"]
+    U: Float[np.ndarray, "neurons neurons"]
 
 
-def _matrix(W) -> np.ndarray:
-    return square_matrix("W", W.W if isinstance(W, Network) else W)
-
-
-def real_schur(W) -> RealSchur:
+def real_schur(W: Float[np.ndarray, "neurons neurons"] | Network) -> RealSchur:
     """Real Schur decomposition ``W = U T U^T`` (LAPACK ``dgees`` through SciPy)."""
-    T, U = sla.schur(_matrix(W), output="real")
+    T, U = sla.schur(weight_matrix(W), output="real")
     return RealSchur(T, U)
 
 
-def abscissa_from_schur(T) -> float:
+def abscissa_from_schur(T: Float[np.ndarray, "neurons neurons"]) -> float:
     """``alpha(W) = max Re lambda = max diag T`` for a real Schur factor in LAPACK standard form."""
     return float(np.max(np.diag(np.asarray(T))))
 
@@ -144,7 +142,8 @@ def _rec_sylvester(A, B, C, trans: str, nb: int) -> np.ndarray:
     return np.hstack([X1, X2])
 
 
-def solve_triangular_sylvester(A, B, C, trans: str = "TN", *, block: int = SYLVESTER_BLOCK) -> np.ndarray:
+def solve_triangular_sylvester(A: Float[np.ndarray, "m m"], B: Float[np.ndarray, "n n"], C: Float[np.ndarray, "m n"],
+                               trans: str = "TN", *, block: int = SYLVESTER_BLOCK) -> Float[np.ndarray, "m n"]:
     """Solve ``A^T X + X B = C`` (``trans="TN"``) or ``A X + X B^T = C`` (``trans="NT"``).
 
     A (m x m) and B (n x n) are upper quasi-triangular real Schur factors (LAPACK standard form). This is
@@ -182,7 +181,8 @@ def _trsyl(a: np.ndarray, trana: str, tranb: str, rhs: np.ndarray) -> np.ndarray
     return _rec_sylvester(a, a, rhs, trana + tranb, SYLVESTER_BLOCK)
 
 
-def gramians_from_schur(T, s: float) -> tuple[np.ndarray, np.ndarray]:
+def gramians_from_schur(T: Float[np.ndarray, "neurons neurons"],
+                        s: float) -> tuple[Float[np.ndarray, "neurons neurons"], Float[np.ndarray, "neurons neurons"]]:
     """``(Q~, P~)`` in the Schur basis for the shift s: ``Q = U Q~ U^T``, ``P = U P~ U^T`` (eqs. C.15-C.16).
 
     ``T`` is the quasi-triangular factor of ``W = U T U^T``; needs ``s > alpha(W)`` (= max diag T).
@@ -198,7 +198,8 @@ def gramians_from_schur(T, s: float) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * (Qt + Qt.T), 0.5 * (Pt + Pt.T)
 
 
-def shifted_gramians(W, s: float, *, schur: RealSchur | None = None) -> tuple[np.ndarray, np.ndarray]:
+def shifted_gramians(W: Float[np.ndarray, "neurons neurons"] | Network, s: float, *, schur: RealSchur | None = None
+                     ) -> tuple[Float[np.ndarray, "neurons neurons"], Float[np.ndarray, "neurons neurons"]]:
     """Observability Q(s) and controllability P(s) Gramians of ``W - s I`` (thesis eqs. C.15-C.16).
 
     One real Schur decomposition of W (pass ``schur=real_schur(W)`` to reuse it across shifts) and two
@@ -214,7 +215,9 @@ def _trace_q(T: np.ndarray, s: float) -> float:
     return float(np.trace(_trsyl(Ts, "T", "N", -2.0 * np.eye(T.shape[0]))))
 
 
-def smoothed_spectral_abscissa(W, eps: float, *, schur: RealSchur | None = None, xtol: float = 1e-14) -> float:
+def smoothed_spectral_abscissa(W: Float[np.ndarray, "neurons neurons"] | Network, eps: float, *,
+                               schur: RealSchur | None = None,
+                               xtol: float = 1e-14) -> float:
     """The eps-smoothed spectral abscissa: the unique s > alpha(W) with ``tr Q(s) = 1/eps`` (App. C.1).
 
     With the thesis' normalisation (C.15, right-hand side -2I), ``tr Q(s) -> inf`` as s -> alpha(W)+
@@ -241,18 +244,35 @@ def smoothed_spectral_abscissa(W, eps: float, *, schur: RealSchur | None = None,
     return float(brentq(f, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
-def smoothed_spectral_abscissa_gradient(W, s: float, *, schur: RealSchur | None = None) -> np.ndarray:
+def smoothed_spectral_abscissa_gradient(W: Float[np.ndarray, "neurons neurons"] | Network, s: float, *,
+                                        schur: RealSchur | None = None
+                                        ) -> Float[np.ndarray, "neurons neurons"]:
     """``Q(s) P(s) / tr[Q(s) P(s)]`` (thesis eqs. C.17-C.18): the gradient of alpha~_eps at s = alpha~_eps."""
     T, U = real_schur(W) if schur is None else schur
     Qt, Pt = gramians_from_schur(T, float(s))
-    M = Qt @ Pt
-    return (U @ M @ U.T) / np.trace(M)
+    QP = Qt @ Pt
+    return (U @ QP @ U.T) / np.trace(QP)
 
 
 # ---- JAX: matrix-sign Newton iteration ----------------------------------------------------------
 
 @partial(jax.jit, static_argnames=("max_iter",))
-def _sign_gramians(A, tol, max_iter: int):
+def sign_gramians(A: Float[Array, "neurons neurons"], tol: float, max_iter: int
+                  ) -> tuple[Float[Array, "neurons neurons"], Float[Array, "neurons neurons"], Int[Array, ""],
+                             Float[Array, ""]]:
+    """Both Gramians of a stable ``A`` by the scaled matrix-sign Newton iteration (Roberts 1980; Benner,
+    Quintana-Orti & Quintana-Orti 1999), in JAX (jit-compiled; ``max_iter`` is static).
+
+    With ``A_0 = A``, ``C_0 = 2 I`` for both equations and ``mu_k = sqrt(||A_k^{-1}||_F / ||A_k||_F)``:
+
+        A_{k+1} = (mu_k A_k + A_k^{-1} / mu_k) / 2                  -> sign(A) = -I,
+        CQ_{k+1} = (mu_k CQ_k + A_k^{-T} CQ_k A_k^{-1} / mu_k) / 2    -> 2 Q,  A^T Q + Q A = -2 I  (C.15),
+        CP_{k+1} = (mu_k CP_k + A_k^{-1} CP_k A_k^{-T} / mu_k) / 2    -> 2 P,  A P + P A^T = -2 I  (C.16),
+
+    stopped one step after ``||A_k + I||_F / sqrt(N) <= tol`` (quadratic convergence then reaches
+    machine precision) or at ``max_iter``. Returns ``(Q, P, k, err)``: the symmetrised Gramians, the
+    steps taken and the last error (`shifted_gramians_sign` checks it).
+    """
     n = A.shape[0]
     eye = jnp.eye(n, dtype=A.dtype)
 
@@ -270,15 +290,17 @@ def _sign_gramians(A, tol, max_iter: int):
         err = jnp.linalg.norm(Ak + eye) / jnp.sqrt(n)
         return k + 1, Ak, CQ, CP, err, err_prev
 
-    C = 2.0 * eye
+    rhs = 2.0 * eye
     inf = jnp.asarray(jnp.inf, dtype=A.dtype)
-    state = (jnp.asarray(0), A, C, C, inf, inf)
+    state = (jnp.asarray(0), A, rhs, rhs, inf, inf)
     k, _, CQ, CP, err, _ = jax.lax.while_loop(cond, body, state)
     Q, P = 0.5 * CQ, 0.5 * CP
     return 0.5 * (Q + Q.T), 0.5 * (P + P.T), k, err
 
 
-def shifted_gramians_sign(W, s: float, *, tol: float = 1e-12, max_iter: int = 100):
+def shifted_gramians_sign(W: Float[Array, "neurons neurons"] | Network, s: float, *, tol: float = 1e-12,
+                          max_iter: int = 100) -> tuple[Float[Array, "neurons neurons"],
+                          Float[Array, "neurons neurons"]]:
     """Q(s), P(s) of ``W - s I`` (eqs. C.15-C.16) by the matrix-sign Newton iteration in JAX.
 
     Runs on JAX's default device (GPU when available). Returns ``(Q, P)`` as JAX arrays; raises if the
@@ -290,7 +312,7 @@ def shifted_gramians_sign(W, s: float, *, tol: float = 1e-12, max_iter: int = 10
     positive("tol", tol)
     max_iter = positive_int("max_iter", max_iter)
     A = W - s * jnp.eye(W.shape[0], dtype=W.dtype)
-    Q, P, k, err = _sign_gramians(A, tol, max_iter)
+    Q, P, k, err = sign_gramians(A, tol, max_iter)
     if not bool(jnp.isfinite(err)) or float(err) > tol:
         fail("s", s, f"a shift with W - sI stable: the sign iteration did not converge in {int(k)} steps "
                      f"(||A_k + I||/sqrt(N) = {float(err):.3g})")

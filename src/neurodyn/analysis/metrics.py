@@ -13,6 +13,7 @@ Every experiment that reports one of these quantities calls the function here, s
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import fail
 
@@ -31,7 +32,8 @@ def _pair(Y, Yhat):
     return Y, Yhat
 
 
-def signal_variance_explained(Y, Yhat, noise_var: float = 0.0) -> float:
+def signal_variance_explained(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"],
+                              noise_var: float = 0.0) -> float:
     """``1 - sum (Y - Yhat)^2 / (sum (Y - mean_Y)^2 - noise_var)`` (seed 001 §12).
 
     ``Y``, ``Yhat``: ``(..., neurons)``; ``mean_Y`` is each neuron's mean over all other axes (conditions
@@ -46,7 +48,7 @@ def signal_variance_explained(Y, Yhat, noise_var: float = 0.0) -> float:
     return 1.0 - float(np.sum((Y - Yhat) ** 2)) / total
 
 
-def r2_score(Y, Yhat) -> float:
+def r2_score(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"]) -> float:
     """Coefficient of determination pooled over outputs: ``1 - sum (Y - Yhat)^2 / sum (Y - mean_Y)^2``.
 
     ``mean_Y`` is each output's (last axis) mean over all other axes, so outputs weigh by their variance
@@ -57,7 +59,8 @@ def r2_score(Y, Yhat) -> float:
     return signal_variance_explained(Y, Yhat, 0.0)
 
 
-def gaussian_deviance(Y, Yhat, noise_var) -> float:
+def gaussian_deviance(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"],
+                      noise_var: Float[np.ndarray, " neurons"] | float) -> float:
     """``sum (Y - Yhat)^2 / sigma^2`` with ``noise_var`` sigma^2 per output (broadcast over the last axis):
     twice the Gaussian negative log-likelihood of ``Y`` around ``Yhat`` minus that of the saturated model."""
     Y, Yhat = _pair(Y, Yhat)
@@ -67,7 +70,7 @@ def gaussian_deviance(Y, Yhat, noise_var) -> float:
     return float(np.sum((Y - Yhat) ** 2 / v))
 
 
-def poisson_deviance(counts, mu) -> float:
+def poisson_deviance(counts: Float[np.ndarray, "*batch neurons"], mu: Float[np.ndarray, "*batch neurons"]) -> float:
     """``2 sum (y log(y / mu) - (y - mu))`` (``y log y = 0`` at ``y = 0``) of counts ``y`` under means ``mu``."""
     y, mu = _pair(counts, mu)
     if np.any(y < 0):

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
+from jaxtyping import Float
 
 from neurodyn.validation import square_matrix
 
 __all__ = ["henrici", "max_transient_gain", "transient_gain_curve"]
 
 
-def henrici(A) -> float:
+def henrici(A: Float[np.ndarray, "neurons neurons"]) -> float:
     """Normalised Henrici departure from normality, in [0, 1]."""
     A = square_matrix("A", A)
     fro2 = float(np.sum(A * A))
@@ -36,7 +37,8 @@ def henrici(A) -> float:
     return float(np.sqrt(dep2 / fro2))
 
 
-def transient_gain_curve(A, t) -> np.ndarray:
+def transient_gain_curve(A: Float[np.ndarray, "neurons neurons"], t: Float[np.ndarray, " time"]) -> Float[np.ndarray,
+                         " time"]:
     """``||exp(A t_k)||_2`` for each time in ``t`` (same time units as A's inverse)."""
     A = square_matrix("A", A)
     t = np.asarray(t, dtype=float)
@@ -52,7 +54,8 @@ def transient_gain_curve(A, t) -> np.ndarray:
     return np.array([np.linalg.norm(sla.expm(A * tk), 2) for tk in t])
 
 
-def max_transient_gain(A, t_max: float, n_times: int = 200) -> tuple[float, float]:
+def max_transient_gain(A: Float[np.ndarray, "neurons neurons"], t_max: float, n_times: int = 200) -> tuple[float,
+                       float]:
     """``(max_t ||exp(A t)||_2, argmax t)`` over a grid on [0, t_max], refined around the peak."""
     t = np.linspace(0.0, t_max, n_times)
     g = transient_gain_curve(A, t)

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
+from jaxtyping import Complex, Float
 
 from neurodyn.validation import fail, square_matrix
 
@@ -31,12 +32,12 @@ __all__ = ["OrderedSchur", "ordered_schur"]
 class OrderedSchur:
     """Result of `ordered_schur`: ``A = Q @ T @ Q.T``, T lower quasi-triangular."""
 
-    T: np.ndarray
-    Q: np.ndarray
-    eigenvalues: np.ndarray        # one per diagonal position (pairs listed twice, conj order)
+    T: Float[np.ndarray, "neurons neurons"]
+    Q: Float[np.ndarray, "neurons neurons"]
+    eigenvalues: Complex[np.ndarray, " neurons"]  # one per diagonal position (pairs listed twice, conj order)
     block_starts: tuple[int, ...]  # first index of each diagonal block
-    scores: np.ndarray             # score of each block, increasing
-    feedforward_input: np.ndarray  # per row: sqrt(sum of squared entries left of its block)
+    scores: Float[np.ndarray, " blocks"]  # score of each block, increasing
+    feedforward_input: Float[np.ndarray, " neurons"]  # per row: sqrt(sum of squared entries left of its block)
 
 
 def _blocks(U: np.ndarray) -> list[tuple[int, int]]:
@@ -55,7 +56,8 @@ def _block_eig(U: np.ndarray, start: int, size: int) -> complex:
     return complex(lam[np.argmax(lam.imag)])
 
 
-def ordered_schur(A, score: Callable[[complex], float] | None = None) -> OrderedSchur:
+def ordered_schur(A: Float[np.ndarray, "neurons neurons"],
+                  score: Callable[[complex], float] | None = None) -> OrderedSchur:
     """Real Schur form of A, lower quasi-triangular, blocks in increasing ``score(lambda)``.
 
     ``score`` maps an eigenvalue (for a pair, the one with positive imaginary part) to a number; the

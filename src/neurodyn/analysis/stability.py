@@ -9,28 +9,24 @@
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Complex, Float
 
-from neurodyn.validation import square_matrix
-from neurodyn.network import Network
+from neurodyn.network import Network, weight_matrix
 
 __all__ = ["critical_gain", "spectral_abscissa", "eigenvalues"]
 
 
-def _matrix(W) -> np.ndarray:
-    return square_matrix("W", W.W if isinstance(W, Network) else W)
-
-
-def eigenvalues(W) -> np.ndarray:
+def eigenvalues(W: Float[np.ndarray, "neurons neurons"] | Network) -> Complex[np.ndarray, " neurons"]:
     """Eigenvalues of ``W`` (a matrix or a `Network`)."""
-    return np.linalg.eigvals(_matrix(W))
+    return np.linalg.eigvals(weight_matrix(W))
 
 
-def spectral_abscissa(W) -> float:
+def spectral_abscissa(W: Float[np.ndarray, "neurons neurons"] | Network) -> float:
     """``alpha(W) = max Re lambda(W)`` (thesis eq. 1.11)."""
     return float(np.max(eigenvalues(W).real))
 
 
-def critical_gain(W) -> float:
+def critical_gain(W: Float[np.ndarray, "neurons neurons"] | Network) -> float:
     """``g_c = 1 / alpha(W)`` (thesis eq. 2.3); ``inf`` when ``alpha(W) <= 0``."""
     a = spectral_abscissa(W)
     return float(np.inf) if a <= 0 else 1.0 / a

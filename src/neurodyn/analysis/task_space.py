@@ -24,7 +24,7 @@ The total runs over every singular value of both matrices,
     V_signal(total) = sum_k s_k^2 - sum_k (s_k^noise)^2 = ||X||_F^2 - ||X_noise||_F^2,
 
 ``X_noise`` having up to min(RT, N) non-zero singular values where ``X`` has at most min(CT, N): when
-C*T < N the noise singular values beyond the CT-th are still noise in the averages (spread over the
+n_cond * T < N the noise singular values beyond the CT-th are still noise in the averages (spread over the
 directions the few CT points cannot resolve) and must be subtracted, or the total signal variance is
 overestimated and the dimensionality with it. Per PC, ``(s_k^noise)^2`` is reported for k <= min(CT, N).
 
@@ -42,6 +42,7 @@ from typing import Sequence
 
 import numpy as np
 from sklearn.decomposition import PCA
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, in_range
 
@@ -52,28 +53,29 @@ __all__ = ["TaskSpace", "noise_residual_matrix", "task_space"]
 class TaskSpace:
     """Result of `task_space`."""
 
-    components: np.ndarray           # (N, n_pc) PCs as columns
-    mean: np.ndarray                 # (N,) mean removed before projection
-    variance: np.ndarray             # (n_pc,) s_k^2 (total variance along PC k, summed over CT points)
-    noise_variance: np.ndarray       # (n_pc,) (s_k^noise)^2 (zeros when no trials were given)
-    signal_fraction: np.ndarray      # (n_pc,) cumulative noise-corrected signal-variance fraction
-    total_fraction: np.ndarray       # (n_pc,) cumulative fraction of total variance
+    components: Float[np.ndarray, "neurons latents"]  # PCs as columns
+    mean: Float[np.ndarray, " neurons"]  # mean removed before projection
+    variance: Float[np.ndarray, " latents"]  # s_k^2 (total variance along PC k, summed over CT points)
+    noise_variance: Float[np.ndarray, " latents"]  # (s_k^noise)^2 (zeros when no trials were given)
+    signal_fraction: Float[np.ndarray, " latents"]  # cumulative noise-corrected signal-variance fraction
+    total_fraction: Float[np.ndarray, " latents"]  # cumulative fraction of total variance
     dimensionality: int              # smallest K with signal_fraction >= threshold
     threshold: float
     total_noise_variance: float = 0.0   # ||X_noise||_F^2 over ALL its singular values (centring-corrected)
     total_signal_variance: float = 0.0  # ||X||_F^2 - total_noise_variance
 
     @property
-    def W(self) -> np.ndarray:
+    def W(self) -> Float[np.ndarray, "neurons dimensionality"]:
         """Projection matrix ``(N, dimensionality)`` onto the task activity space."""
         return self.components[:, :self.dimensionality]
 
-    def project(self, rates) -> np.ndarray:
+    def project(self, rates: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch dimensionality"]:
         """Coordinates ``(..., dimensionality)`` of rates ``(..., N)`` in the task activity space."""
         return (np.asarray(rates, float) - self.mean) @ self.W
 
 
-def noise_residual_matrix(trials: Sequence, n_trials: Sequence[int] | None = None) -> np.ndarray:
+def noise_residual_matrix(trials: Sequence[Float[np.ndarray, "trials time neurons"]],
+                          n_trials: Sequence[int] | None = None) -> Float[np.ndarray, "residuals neurons"]:
     """``X_noise`` (sum_c R_c T x N): residuals of each trial from its condition mean, / sqrt(R_c (R_c-1))."""
     rows = []
     for c, tr in enumerate(trials):
@@ -88,9 +90,10 @@ def noise_residual_matrix(trials: Sequence, n_trials: Sequence[int] | None = Non
     return np.concatenate(rows, axis=0)
 
 
-def task_space(rates, trials: Sequence | None = None, *, threshold: float = 0.95,
+def task_space(rates: Float[np.ndarray, "conditions time neurons"],
+               trials: Sequence[Float[np.ndarray, "trials time neurons"]] | None = None, *, threshold: float = 0.95,
                n_trials: Sequence[int] | None = None) -> TaskSpace:
-    """Task activity space of trial-averaged ``rates (C, T, N)`` (seed 001 §6).
+    """Task activity space of trial-averaged ``rates (conditions, time, neurons)`` (seed 001 §6).
 
     ``trials`` (optional) is a list over conditions of single trials ``(n_c, T, N)`` for the noise
     correction; without it the signal fraction is the plain variance fraction. ``n_trials`` overrides
@@ -100,15 +103,15 @@ def task_space(rates, trials: Sequence | None = None, *, threshold: float = 0.95
     if X.ndim != 3:
         fail("rates", X, "trial averages (conditions, time, neurons)")
     threshold = in_range("threshold", threshold, 0.0, 1.0, lo_open=True)
-    C, T, N = X.shape
+    n_cond, T, N = X.shape
     flat = X.reshape(-1, N)
     n_pc = min(flat.shape[0], N)
     pca = PCA(n_components=n_pc, svd_solver="full").fit(flat)
     var = pca.singular_values_ ** 2
     noise = np.zeros(n_pc)
     if trials is not None:
-        if len(trials) != C:
-            fail("trials", len(trials), f"one trial array per condition ({C})")
+        if len(trials) != n_cond:
+            fail("trials", len(trials), f"one trial array per condition ({n_cond})")
         for c, tr in enumerate(trials):
             if np.shape(tr)[1:] != (T, N):
                 fail(f"trials[{c}]", np.asarray(tr), f"(n_trials, {T}, {N})")

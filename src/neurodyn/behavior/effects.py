@@ -14,13 +14,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import false_discovery_control, ranksums
 from sklearn.decomposition import PCA
+from jaxtyping import Bool, Float
 
 from neurodyn.validation import fail, finite_array, in_range, positive_int
 
 __all__ = ["unit_effects", "stim_delta_pca"]
 
 
-def unit_effects(rates_stim, rates_nostim, q: float = 0.05) -> dict:
+def unit_effects(rates_stim: Float[np.ndarray, "trials neurons"], rates_nostim: Float[np.ndarray, "trials neurons"],
+                 q: float = 0.05) -> dict[str, Float[np.ndarray, " neurons"] | Bool[np.ndarray, " neurons"]]:
     """``rates_* (trials, units)``: mean rate per trial in the window. Returns delta, p, p_adj, significant."""
     a = finite_array("rates_stim", rates_stim, ndim=2)
     b = finite_array("rates_nostim", rates_nostim, ndim=2)
@@ -32,7 +34,8 @@ def unit_effects(rates_stim, rates_nostim, q: float = 0.05) -> dict:
     return {"delta": a.mean(0) - b.mean(0), "p": p, "p_adj": p_adj, "significant": p_adj <= q}
 
 
-def stim_delta_pca(delta, n_components: int = 3):
+def stim_delta_pca(delta: Float[np.ndarray, "conditions time neurons"], n_components: int = 3
+                   ) -> tuple[Float[np.ndarray, "conditions time latents"], PCA]:
     """PCA over neurons of stim deltas ``(conditions, time, neurons)``; returns (scores, PCA)."""
     d = finite_array("delta", delta, ndim=3)
     n_components = positive_int("n_components", n_components)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, savgol_filter, sosfiltfilt
 from scipy.stats import chi2, mannwhitneyu
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, in_range, positive
 
@@ -30,7 +31,7 @@ __all__ = ["lowpass_position", "velocity", "speed", "reach_endpoints", "covarian
            "rt_effect", "velocity_distance"]
 
 
-def lowpass_position(pos, fs_hz: float, cutoff_hz: float = 25.0, order: int = 4) -> np.ndarray:
+def lowpass_position(pos: Float[np.ndarray, "*batch time dims"], fs_hz: float, cutoff_hz: float = 25.0, order: int = 4) -> Float[np.ndarray, "*batch time dims"]:
     """Zero-phase Butterworth low-pass of ``pos (..., time, dims)`` along time."""
     x = finite_array("pos", pos)
     positive("fs_hz", fs_hz)
@@ -46,7 +47,7 @@ def _window(fs_hz: float, window_ms: float) -> int:
     return max(3, n if n % 2 == 1 else n + 1)
 
 
-def velocity(pos, fs_hz: float, window_ms: float = 21.0, polyorder: int = 2) -> np.ndarray:
+def velocity(pos: Float[np.ndarray, "*batch time dims"], fs_hz: float, window_ms: float = 21.0, polyorder: int = 2) -> Float[np.ndarray, "*batch time dims"]:
     """Savitzky-Golay derivative of ``pos (..., time, dims)`` in units per second."""
     x = finite_array("pos", pos)
     positive("fs_hz", fs_hz)
@@ -56,11 +57,12 @@ def velocity(pos, fs_hz: float, window_ms: float = 21.0, polyorder: int = 2) -> 
     return savgol_filter(x, w, polyorder, deriv=1, delta=1.0 / fs_hz, axis=-2)
 
 
-def speed(vel) -> np.ndarray:
+def speed(vel: Float[np.ndarray, "*batch time dims"]) -> Float[np.ndarray, "*batch time"]:
     return np.linalg.norm(np.asarray(vel, float), axis=-1)
 
 
-def reach_endpoints(pos, spd, threshold: float = 50.0) -> np.ndarray:
+def reach_endpoints(pos: Float[np.ndarray, "trials time dims"], spd: Float[np.ndarray, "trials time"],
+                    threshold: float = 50.0) -> Float[np.ndarray, "trials dims"]:
     """Per trial, the position where speed first drops below ``threshold`` after its peak.
 
     ``pos (trials, time, dims)``, ``spd (trials, time)``; trials that never slow down give their last
@@ -76,7 +78,8 @@ def reach_endpoints(pos, spd, threshold: float = 50.0) -> np.ndarray:
     return out
 
 
-def covariance_ellipse(points, level: float = 0.95):
+def covariance_ellipse(points: Float[np.ndarray, "points 2"], level: float = 0.95
+                       ) -> tuple[Float[np.ndarray, " 2"], Float[np.ndarray, " 2"], Float[np.ndarray, "2 2"]]:
     """``(centre, semi_axes, axes)`` of the ``level`` covariance ellipse of 2-d ``points``."""
     x = finite_array("points", points, ndim=2)
     if x.shape[1] != 2 or x.shape[0] < 3:
@@ -85,7 +88,8 @@ def covariance_ellipse(points, level: float = 0.95):
     return x.mean(0), np.sqrt(chi2.ppf(level, 2) * np.maximum(w, 0.0)), v
 
 
-def reaction_times(spd, t_ms, go_ms: float = 0.0, onset_frac: float = 0.05, false_start_frac: float = 0.15):
+def reaction_times(spd: Float[np.ndarray, "trials time"], t_ms: Float[np.ndarray, " time"], go_ms: float = 0.0,
+                   onset_frac: float = 0.05, false_start_frac: float = 0.15) -> Float[np.ndarray, " trials"]:
     """Reaction time per trial (ms after ``go_ms``), NaN for false starts (§5).
 
     The reach onset is the last upward crossing of ``onset_frac * peak`` before the peak speed. A
@@ -112,7 +116,7 @@ def reaction_times(spd, t_ms, go_ms: float = 0.0, onset_frac: float = 0.05, fals
     return rts
 
 
-def rt_effect(rt_stim, rt_nostim) -> dict:
+def rt_effect(rt_stim: Float[np.ndarray, " trials"], rt_nostim: Float[np.ndarray, " trials"]) -> dict[str, float]:
     """Mean RT difference (stim - no stim) and two-sided Mann-Whitney U test, NaNs dropped."""
     a = np.asarray(rt_stim, float)
     b = np.asarray(rt_nostim, float)
@@ -123,7 +127,8 @@ def rt_effect(rt_stim, rt_nostim) -> dict:
     return {"delta_ms": float(a.mean() - b.mean()), "u": float(res.statistic), "p": float(res.pvalue)}
 
 
-def velocity_distance(vel_stim, vel_nostim) -> np.ndarray:
+def velocity_distance(vel_stim: Float[np.ndarray, "trials time dims"], vel_nostim: Float[np.ndarray, "trials time dims"]
+                      ) -> Float[np.ndarray, " time"]:
     """Unbiased (cross-validated) norm of the difference of mean velocities at each time (§5)."""
     from neurodyn.analysis.distances import cv_distance_sq
 

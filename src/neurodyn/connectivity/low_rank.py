@@ -9,6 +9,7 @@ matrix ``N^T M / N``.
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, in_range
 from neurodyn.network import Network
@@ -16,7 +17,8 @@ from neurodyn.network import Network
 __all__ = ["low_rank"]
 
 
-def low_rank(m, n_vectors, *, g: float = 0.0, seed: int = 0, tau: float = 200.0) -> Network:
+def low_rank(m: Float[np.ndarray, "neurons *rank"], n_vectors: Float[np.ndarray, "neurons *rank"], *, g: float = 0.0,
+             seed: int = 0, tau: float = 200.0) -> Network:
     """``W = M N^T / N + g X / sqrt(N)``, X standard normal (g = 0: purely low rank).
 
     Parameters
@@ -26,17 +28,17 @@ def low_rank(m, n_vectors, *, g: float = 0.0, seed: int = 0, tau: float = 200.0)
     g : float
         Scale of an added Gaussian random part (0 for none).
     """
-    M = finite_array("m", m)
-    Nv = finite_array("n_vectors", n_vectors)
-    if M.ndim == 1:
-        M = M[:, None]
-    if Nv.ndim == 1:
-        Nv = Nv[:, None]
-    if M.ndim != 2 or M.shape != Nv.shape:
-        fail("n_vectors", Nv, f"the same shape as m {M.shape} (N x R)")
-    size = M.shape[0]
+    left = finite_array("m", m)
+    right = finite_array("n_vectors", n_vectors)
+    if left.ndim == 1:
+        left = left[:, None]
+    if right.ndim == 1:
+        right = right[:, None]
+    if left.ndim != 2 or left.shape != right.shape:
+        fail("n_vectors", right, f"the same shape as m {left.shape} (N x R)")
+    size = left.shape[0]
     g = in_range("g", g, 0.0, np.inf)
-    W = M @ Nv.T / size
+    W = left @ right.T / size
     if g > 0:
         W = W + g * np.random.default_rng(seed).standard_normal((size, size)) / np.sqrt(size)
     return Network(W=W, tau=tau)

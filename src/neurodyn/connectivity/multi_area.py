@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.connectivity.random_ei import random_ei
@@ -48,15 +49,18 @@ class MultiAreaNetwork:
 
     network: Network
     area_names: tuple[str, ...]
-    factors: dict
-    potent: dict
+    factors: dict[tuple[int, int], tuple[Float[np.ndarray, "target_neurons rank"],
+                                         Float[np.ndarray, "source_excitatory rank"]]]
+    potent: dict[tuple[int, int], Float[np.ndarray, "source_neurons rank"]]
 
-    def indices(self, area: int) -> np.ndarray:
+    def indices(self, area: int) -> Int[np.ndarray, " area_neurons"]:
         return self.network.area_indices(self.area_names[area])
 
 
 def projection_factors(n_target: int, n_source_e: int, rank: int, proportion: float, strength: float,
-                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                       rng: np.random.Generator
+                       ) -> tuple[Float[np.ndarray, "target_neurons rank"],
+                       Float[np.ndarray, "source_excitatory rank"]]:
     """Non-negative factors ``U (n_target x r)``, ``V (n_source_e x r)`` with ``||U V^T||_2 = strength``.
 
     Sparsity ``a = sqrt(1 - (1 - q)^(1/r))`` per factor entry gives connection proportion ``q`` (module
@@ -65,16 +69,19 @@ def projection_factors(n_target: int, n_source_e: int, rank: int, proportion: fl
     a = np.sqrt(1.0 - (1.0 - proportion) ** (1.0 / rank))
     U = rng.uniform(0.5, 1.5, (n_target, rank)) * (rng.random((n_target, rank)) < a)
     V = rng.uniform(0.5, 1.5, (n_source_e, rank)) * (rng.random((n_source_e, rank)) < a)
-    for M in (U, V):
-        for k in np.where(~np.any(M > 0, axis=0))[0]:
-            M[rng.integers(M.shape[0]), k] = 1.0
+    for factor in (U, V):
+        for k in np.where(~np.any(factor > 0, axis=0))[0]:
+            factor[rng.integers(factor.shape[0]), k] = 1.0
     s1 = np.linalg.norm(U @ V.T, 2)
     scale = np.sqrt(strength / s1)
     return U * scale, V * scale
 
 
-def multi_area(sizes=(200, 200), *, p: float = 0.1, rho: float = 0.8, gamma: float = 3.0,
-               proportions=None, ranks=None, strengths=None, taus=200.0, names=None,
+def multi_area(sizes: tuple[int, ...] = (200, 200), *, p: float = 0.1, rho: float = 0.8, gamma: float = 3.0,
+               proportions: Float[np.ndarray, "areas areas"] | None = None,
+               ranks: int | Int[np.ndarray, "areas areas"] | None = None,
+               strengths: float | Float[np.ndarray, "areas areas"] | None = None,
+               taus: float | Float[np.ndarray, " areas"] = 200.0, names: tuple[str, ...] | None = None,
                seed: int = 0) -> MultiAreaNetwork:
     """Build a multi-area Dale network (seed 000; see module docstring for the construction).
 
@@ -135,8 +142,10 @@ def multi_area(sizes=(200, 200), *, p: float = 0.1, rho: float = 0.8, gamma: flo
     cell_types: list[str] = []
     areas: list[str] = []
     tau = np.zeros(n)
+    n_exc = []                          # E units per area, from the local networks' labels (E first)
     for a, size in enumerate(sizes):
         local = random_ei(size, p, rho, gamma, seed=seed + a, tau=float(tau_a[a]))
+        n_exc.append(local.n_excitatory)
         sl = slice(offsets[a], offsets[a + 1])
         W[sl, sl] = np.asarray(local.W)
         cell_types += list(local.cell_types)
@@ -149,7 +158,7 @@ def multi_area(sizes=(200, 200), *, p: float = 0.1, rho: float = 0.8, gamma: flo
             if s == t or P[t, s] == 0:
                 continue
             r = int(R[t, s])
-            n_e = sizes[s] // 2
+            n_e = n_exc[s]
             if not 1 <= r <= min(sizes[t], n_e):
                 fail(f"ranks[{t}, {s}]", r, f"an integer in [1, {min(sizes[t], n_e)}]")
             strength = positive(f"strengths[{t}, {s}]", float(S[t, s]))

@@ -53,6 +53,13 @@ def random_ei(n: int, p: float = 0.1, rho: float = 10.0, gamma: float = 3.0, see
     self_loops : bool
         Keep diagonal entries (default False: the thesis' SOCs have none; the plain random matrix of
         eq. 1.15 may, so pass True to reproduce it exactly).
+
+    Returns
+    -------
+    Network
+        Neurons ``0..M-1`` excitatory and ``M..N-1`` inhibitory (M = N/2): the layout of eq. (1.15), a
+        construction rule of this connectivity; the labels are stored as ``cell_types``
+        (``network.is_excitatory``), so code downstream reads them rather than assuming the split.
     """
     n = positive_int("n", n, 2)
     if n % 2:

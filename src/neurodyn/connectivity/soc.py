@@ -60,33 +60,34 @@ inhibitory columns are ``U (Q~ P~) U[I, :]^T / tr(Q~ P~)``. No N^2 x N^2 Kroneck
 The JAX path (``device="gpu"``, or ``"auto"`` when JAX's default backend is a GPU) solves both Gramians
 with one matrix-sign Newton iteration and applies steps 4-8 on the device; alpha (step 1) is computed
 by LAPACK ``dgeev`` on the host, since JAX has no general GPU eigensolver it can rely on.
+
+The iteration itself (steps 1-8, CPU and JAX) is `neurodyn.connectivity.soc_step`; its result type
+`neurodyn.connectivity.soc_result.SOCResult`. Both names stay importable from here.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from threadpoolctl import threadpool_limits
+from jaxtyping import Float
 
 from neurodyn.fileio import save_npz_atomic
 from neurodyn.validation import fail, in_range, positive, positive_int
-from neurodyn.analysis.lyapunov import _sign_gramians, abscissa_from_schur, gramians_from_schur, real_schur
+from neurodyn.analysis.lyapunov import abscissa_from_schur, real_schur
 from neurodyn.connectivity.random_ei import random_ei
+from neurodyn.connectivity.soc_result import SOCResult
+from neurodyn.connectivity.soc_step import (INHIBITORY_DENSITY, capped_eta, constrain_inhibition, ei_split,
+                                            inhibitory_gradient, n_keep, soc_step, soc_step_jax)
 from neurodyn.network import Network
 from neurodyn.progress import progress
 
 __all__ = ["SOCResult", "soc", "soc_from_matrix", "soc_step", "INHIBITORY_DENSITY", "SCHEDULES"]
-
-#: Maximal density of inhibitory connections kept by step 8 (thesis Appendix C.1).
-INHIBITORY_DENSITY = 0.4
 
 #: Step-size schedules of `soc`: the default bold driver and the thesis's fixed learning rate.
 SCHEDULES = ("bold-driver", "thesis")
@@ -97,167 +98,6 @@ STEP_GROWTH, STEP_SHRINK = 1.3, 0.5
 MAX_STEP = 0.8
 #: Smallest N at which `soc` may run BLAS on more than one core (measured, module docstring).
 PARALLEL_MIN_N = 1000
-
-
-@dataclass(frozen=True)
-class SOCResult:
-    """Outcome of `soc` (thesis Appendix C.1).
-
-    Attributes
-    ----------
-    network : Network
-        The optimised (or, without convergence, the best) Dale network, E first then I, ``tau`` set.
-    alpha_history : (iterations + 1,) array
-        ``alpha(W)`` of the initial matrix followed by its value after each iteration.
-    alpha : float
-        Spectral abscissa of ``network.W``.
-    iterations : int
-        Number of gradient iterations run.
-    converged : bool
-        Whether ``alpha < target`` was reached within ``max_iter``.
-    initial_W : (N, N) array
-        The random starting matrix (``random_ei``).
-    target, eta : float
-        Stopping threshold and learning rate used.
-    best_iteration : int
-        Index into ``alpha_history`` of the returned matrix.
-    device : str
-        ``"cpu"`` (shared-Schur SciPy path) or ``"jax-<backend>"`` (sign-iteration JAX path).
-    seconds : float
-        Wall time of the optimisation loop.
-    """
-
-    network: Network
-    alpha_history: np.ndarray
-    alpha: float
-    iterations: int
-    converged: bool
-    initial_W: np.ndarray
-    target: float = float("nan")
-    eta: float = float("nan")
-    best_iteration: int = 0
-    device: str = "cpu"
-    seconds: float = 0.0
-    gamma: float = float("nan")
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def W(self) -> np.ndarray:
-        return np.asarray(self.network.W)
-
-    @property
-    def initial_alpha(self) -> float:
-        return float(self.alpha_history[0])
-
-    @property
-    def inhibitory_density(self) -> float:
-        """Share of nonzero weights among the ``N x M`` inhibitory (presynaptic I) entries."""
-        inh = ~self.network.is_excitatory
-        return float(np.count_nonzero(self.W[:, inh]) / self.W[:, inh].size)
-
-    def preferred_initial_condition(self, k: int = 1, norm: float | None = None) -> np.ndarray:
-        """Preferred initial condition a_k (thesis Appendix C.2) scaled to ``||x0|| = norm``.
-
-        a_k is the eigenvector of the k-th largest eigenvalue of the observability Gramian Q of
-        ``W - I`` (``(W - I)^T Q + Q (W - I) = -2I``, eq. C.11); it maximises the evoked energy
-        ``eps(a) = a^T Q a`` (eq. C.21) on the unit sphere orthogonal to a_1..a_{k-1}. The default norm is
-        ``1.5 sqrt(N)`` (Appendix C.2, following Hennequin et al. 2014). Needs ``alpha(W) < 1``.
-        """
-        from neurodyn.analysis.gramians import preferred_initial_conditions
-
-        k = positive_int("k", k, 1)
-        if k > self.network.n:
-            fail("k", k, f"an index in 1..{self.network.n}")
-        norm = 1.5 * math.sqrt(self.network.n) if norm is None else positive("norm", norm)
-        _, V = preferred_initial_conditions(self.W)
-        return norm * V[:, k - 1]
-
-    @property
-    def ie_ratio(self) -> tuple[float, float]:
-        """``(-mean(W_EI)/mean(W_EE), -mean(W_II)/mean(W_IE))``: gamma after step 7 (thesis C.1)."""
-        e = self.network.is_excitatory
-        W = self.W
-        return (float(-W[np.ix_(e, ~e)].mean() / W[np.ix_(e, e)].mean()),
-                float(-W[np.ix_(~e, ~e)].mean() / W[np.ix_(~e, e)].mean()))
-
-
-def _n_keep(n: int, m: int) -> int:
-    return int(math.floor(INHIBITORY_DENSITY * n * m + 1e-9))
-
-
-def _constrain_numpy(W: np.ndarray, grad_inh: np.ndarray, m: int, eta: float, gamma: float) -> np.ndarray:
-    """Steps 5-8 of Appendix C.1 on a copy of W (``grad_inh``: the gradient's inhibitory columns)."""
-    n = W.shape[0]
-    W = W.copy()
-    WI = W[:, m:] - eta * grad_inh                                  # step 5 (C.19)
-    np.minimum(WI, 0.0, out=WI)                                     # step 6
-    mean_ee, mean_ie_block = W[:m, :m].mean(), W[m:, :m].mean()     # W_EE and W_IE (E -> I)
-    for rows, mean_exc in ((slice(0, m), mean_ee), (slice(m, n), mean_ie_block)):   # step 7
-        mean_inh = WI[rows].mean()
-        if mean_inh < 0:
-            WI[rows] *= -gamma * mean_exc / mean_inh
-    flat = WI.ravel()                                               # step 8
-    k = _n_keep(n, m)
-    if k < flat.size:
-        drop = np.argpartition(np.abs(flat), flat.size - k)[: flat.size - k]
-        flat[drop] = 0.0
-    W[:, m:] = WI
-    np.fill_diagonal(W, 0.0)
-    return W
-
-
-def _gradient_inh(W: np.ndarray, schur, m: int) -> tuple[np.ndarray, float, float]:
-    """Steps 1-4: ``(G[:, I], alpha, s)`` from the real Schur form of W (shared-Schur path)."""
-    T, U = schur
-    alpha = abscissa_from_schur(T)                                  # step 1
-    s = max(1.5 * alpha, alpha + 0.2)                               # step 2
-    Qt, Pt = gramians_from_schur(T, s)                              # step 3 (shared Schur basis)
-    M = Qt @ Pt                                                     # step 4: U M U^T / tr M
-    return (U @ M) @ U[m:, :].T / np.trace(M), alpha, s
-
-
-def _effective_eta(eta: float, eta_floor: float, max_step: float, W_inh, grad_inh, xp=np):
-    """``max(eta_floor, min(eta, max_step (||W_I||_F / sqrt N) / ||G_I||_F))``: the schedule's step cap.
-
-    ``||W_I||_F / sqrt N`` is the root-mean-square norm of a row of the inhibitory block, so the cap bounds
-    ``||eta G_I||_F`` by ``max_step`` times the inhibitory input of a typical neuron.
-    """
-    scale = xp.linalg.norm(W_inh) / math.sqrt(W_inh.shape[0])
-    cap = max_step * scale / xp.maximum(xp.linalg.norm(grad_inh), 1e-300)
-    return xp.maximum(eta_floor, xp.minimum(eta, cap))
-
-
-def soc_step(W, eta: float = 10.0, gamma: float = 3.0, *, schur=None) -> tuple[np.ndarray, float, float]:
-    """One iteration (steps 1-8 of Appendix C.1) on a Dale matrix with E first then I (N = 2M).
-
-    Returns ``(W_new, alpha, s)`` where alpha and s are the spectral abscissa and shift used.
-    """
-    W = np.asarray(W, dtype=float)
-    m = W.shape[0] // 2
-    grad_inh, alpha, s = _gradient_inh(W, real_schur(W) if schur is None else schur, m)
-    return _constrain_numpy(W, grad_inh, m, eta, gamma), alpha, s
-
-
-@partial(jax.jit, static_argnames=("m", "k_keep", "max_iter"))
-def _jax_step(W, alpha, eta, eta_floor, max_step, gamma, tol, *, m: int, k_keep: int, max_iter: int):
-    n = W.shape[0]
-    s = jnp.maximum(1.5 * alpha, alpha + 0.2)                       # step 2
-    Q, P, k, err = _sign_gramians(W - s * jnp.eye(n, dtype=W.dtype), tol, max_iter)   # step 3
-    QP_inh = Q @ P[:, m:]
-    grad_inh = QP_inh / jnp.trace(Q @ P)                            # step 4
-    eta = _effective_eta(eta, eta_floor, max_step, W[:, m:], grad_inh, jnp)
-    WI = jnp.minimum(W[:, m:] - eta * grad_inh, 0.0)                # steps 5-6
-    top = WI[:m].mean()
-    bot = WI[m:].mean()
-    WI = WI.at[:m].multiply(jnp.where(top < 0, -gamma * W[:m, :m].mean() / top, 1.0))   # step 7
-    WI = WI.at[m:].multiply(jnp.where(bot < 0, -gamma * W[m:, :m].mean() / bot, 1.0))
-    flat = WI.ravel()                                               # step 8
-    keep = jax.lax.top_k(jnp.abs(flat), k_keep)[1]
-    mask = jnp.zeros(flat.shape, dtype=bool).at[keep].set(True)
-    WI = jnp.where(mask, flat, 0.0).reshape(WI.shape)
-    W = W.at[:, m:].set(WI)
-    W = W * (1.0 - jnp.eye(n, dtype=W.dtype))
-    return W, k, err, eta
 
 
 def _resolve_device(device: str) -> str:
@@ -287,11 +127,11 @@ def _blas_threads(n: int) -> int:
     return max(1, min(cores, int(cores - load)))
 
 
-def soc_from_matrix(W0, *, target: float = 0.15, eta: float = 10.0, gamma: float = 3.0, tau: float = 200.0,
-                    max_iter: int = 5000, device: str = "auto", sign_tol: float = 1e-10,
-                    schedule: str = "bold-driver", max_step: float = MAX_STEP,
-                    threads: int | None = None, description: str = "SOC", checkpoint=None,
-                    checkpoint_every: int = 50) -> SOCResult:
+def soc_from_matrix(W0: Float[np.ndarray, "neurons neurons"] | Network, *, target: float = 0.15, eta: float = 10.0,
+                    gamma: float = 3.0, tau: float = 200.0, max_iter: int = 5000, device: str = "auto",
+                    sign_tol: float = 1e-10, schedule: str = "bold-driver", max_step: float = MAX_STEP,
+                    threads: int | None = None, description: str = "SOC",
+                    checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 50) -> SOCResult:
     """Run steps 1-8 of Appendix C.1 from a given Dale matrix ``W0`` (E first then I, N = 2M).
 
     See `soc` for the parameters; ``W0`` may be an array or a `Network` with E-then-I cell types.
@@ -309,9 +149,7 @@ def soc_from_matrix(W0, *, target: float = 0.15, eta: float = 10.0, gamma: float
     n = W0.shape[0]
     if W0.ndim != 2 or W0.shape[1] != n:
         fail("W0", W0, "a square (N x N) matrix")
-    if n % 2 or n < 2:
-        fail("n", n, "an even number N = 2M (M excitatory then M inhibitory neurons)")
-    m = n // 2
+    m = ei_split(W0)                    # the SOC layout: M excitatory then M inhibitory (soc_step)
     network0 = Network(W=W0, cell_types=("E",) * m + ("I",) * m, tau=tau)  # checks Dale's law
     if float(W0[:m, :m].mean()) <= 0 or float(W0[m:, :m].mean()) <= 0:
         fail("W0", W0, "nonzero excitatory blocks W_EE and W_IE (step 7 rescales inhibition to them)")
@@ -352,7 +190,7 @@ def soc_from_matrix(W0, *, target: float = 0.15, eta: float = 10.0, gamma: float
         sign_failures = 0
         if path == "jax":
             Wj = jnp.asarray(W)
-            k_keep = _n_keep(n, m)
+            k_keep = n_keep(n, m)
         it = start = len(history) - 1
         if checkpoint is not None and alpha < target:
             max_iter = start            # a finished checkpoint: nothing left to do
@@ -360,13 +198,13 @@ def soc_from_matrix(W0, *, target: float = 0.15, eta: float = 10.0, gamma: float
                            description=description):
             alpha_prev = alpha
             if path == "cpu":
-                grad_inh, _, _ = _gradient_inh(W, schur, m)                          # steps 1-4
-                eta_eff = float(_effective_eta(eta_k, eta, step_cap, W[:, m:], grad_inh))
-                W = _constrain_numpy(W, grad_inh, m, eta_eff, gamma)                # steps 5-8
+                grad_inh, _, _ = inhibitory_gradient(W, schur, m)                          # steps 1-4
+                eta_eff = float(capped_eta(eta_k, eta, step_cap, W[:, m:], grad_inh))
+                W = constrain_inhibition(W, grad_inh, m, eta_eff, gamma)                # steps 5-8
                 schur = real_schur(W)
                 alpha = abscissa_from_schur(schur.T)
             else:
-                Wj, k, err, eta_j = _jax_step(Wj, alpha, eta_k, eta, step_cap, gamma, sign_tol, m=m,
+                Wj, k, err, eta_j = soc_step_jax(Wj, alpha, eta_k, eta, step_cap, gamma, sign_tol, m=m,
                                               k_keep=k_keep, max_iter=100)
                 W = np.asarray(Wj)
                 eta_eff = float(eta_j)
@@ -438,7 +276,8 @@ def _load_checkpoint(checkpoint, shape, settings):
 def soc(n: int = 200, p: float = 0.1, rho: float = 10.0, gamma: float = 3.0, target: float = 0.15,
         eta: float = 10.0, seed: int = 0, *, tau: float = 200.0, max_iter: int = 5000,
         device: str = "auto", schedule: str = "bold-driver", max_step: float = MAX_STEP,
-        threads: int | None = None, checkpoint=None, checkpoint_every: int = 50) -> SOCResult:
+        threads: int | None = None, checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 50) -> SOCResult:
     """Stability-optimised circuit of thesis Appendix C.1 (steps 1-8; see the module docstring).
 
     Parameters

@@ -15,13 +15,15 @@ from typing import Sequence
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+from jaxtyping import Float, Shaped
 
 from neurodyn.validation import fail, finite_array, positive, positive_int
 
 __all__ = ["bin_spike_raster", "bin_spike_times", "gaussian_smooth", "soft_normalize"]
 
 
-def bin_spike_raster(raster, bin_ms: int = 10, *, t0_ms: float = 0.0, axis: int = -2):
+def bin_spike_raster(raster: Shaped[np.ndarray, "*batch time_ms neurons"], bin_ms: int = 10, *, t0_ms: float = 0.0,
+                     axis: int = -2) -> tuple[Float[np.ndarray, "*batch time neurons"], Float[np.ndarray, " time"]]:
     """Causal bins of a 1-ms spike raster: returns ``(rates, t_ms)``.
 
     ``raster`` holds spike counts per 1-ms step along ``axis`` (default: time is the second-to-last
@@ -45,7 +47,8 @@ def bin_spike_raster(raster, bin_ms: int = 10, *, t0_ms: float = 0.0, axis: int 
     return rates, t
 
 
-def bin_spike_times(spike_times_ms: Sequence, t_start_ms: float, t_stop_ms: float, bin_ms: float = 10.0):
+def bin_spike_times(spike_times_ms: Sequence[Float[np.ndarray, " spikes"]], t_start_ms: float, t_stop_ms: float,
+                    bin_ms: float = 10.0) -> tuple[Float[np.ndarray, "time neurons"], Float[np.ndarray, " time"]]:
     """Causal bins of spike times (one array per neuron, ms): returns ``(rates (T, N), t_ms (T,))``.
 
     Bins are ``(t_start + k*bin, t_start + (k+1)*bin]``; a spike exactly at a bin end belongs to that
@@ -66,14 +69,16 @@ def bin_spike_times(spike_times_ms: Sequence, t_start_ms: float, t_stop_ms: floa
     return out * (1000.0 / bin_ms), t_start_ms + bin_ms * (np.arange(n_bins) + 1.0)
 
 
-def gaussian_smooth(x, sd_ms: float, bin_ms: float, axis: int = -2) -> np.ndarray:
+def gaussian_smooth(x: Float[np.ndarray, "*batch time neurons"], sd_ms: float, bin_ms: float, axis: int = -2
+                    ) -> Float[np.ndarray, "*batch time neurons"]:
     """Gaussian smoothing along time (``axis``) with standard deviation ``sd_ms`` (edges: 'nearest')."""
     x = finite_array("x", x)
     sd = positive("sd_ms", sd_ms) / positive("bin_ms", bin_ms)
     return gaussian_filter1d(x, sd, axis=axis, mode="nearest")
 
 
-def soft_normalize(rates, soft: float = 5.0) -> np.ndarray:
+def soft_normalize(rates: Float[np.ndarray, "*batch neurons"], soft: float = 5.0) -> Float[np.ndarray,
+                   "*batch neurons"]:
     """``rates / (range + soft)`` per neuron (last axis), the range over all other axes (spikes/s)."""
     x = finite_array("rates", rates)
     if soft < 0:

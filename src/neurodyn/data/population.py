@@ -2,13 +2,13 @@
 
 Layout (DESIGN.md: conditions and trials lead, time in ms, rates in spikes/s):
 
-* ``rates``   ``(C, T, N)`` trial-averaged rates of C conditions, T time bins, N neurons;
-* ``counts``  ``(C, T, N)`` number of trials behind each entry. Neurons may be recorded sequentially,
+* ``rates``   ``(conditions, time, neurons)`` trial-averaged rates over conditions, T time bins and N neurons;
+* ``counts``  ``(conditions, time, neurons)`` number of trials behind each entry. Neurons may be recorded sequentially,
   each on its own trials (seed 001 Methods §7.1), so counts may differ across neurons;
-* ``trials``  optional ``(C, R_max, T, N)`` single-trial rates padded to the largest trial count, with
-  ``trial_mask (C, R_max)`` marking real trials (ragged trial counts per condition);
+* ``trials``  optional ``(conditions, R_max, time, neurons)`` single-trial rates padded to the largest trial count, with
+  ``trial_mask (conditions, R_max)`` marking real trials (ragged trial counts per condition);
 * ``t_ms`` ``(T,)`` bin times (the end of each causal bin), ``bin_ms`` the bin width;
-* ``conditions`` ``(C,)`` labels, ``condition_table`` dict of per-condition columns (direction, delay,
+* ``conditions`` ``(conditions,)`` labels, ``condition_table`` dict of per-condition columns (direction, delay,
   stimulated, ...), ``neurons`` and ``areas`` ``(N,)`` labels;
 * ``meta``: provenance. The loaders set ``units`` (``"spikes/s"`` or ``"normalized"``, with
   ``units_note`` saying how it was decided), ``transition_ms`` when the file names a hold/go transition,
@@ -18,9 +18,11 @@ Layout (DESIGN.md: conditions and trials lead, time in ms, rates in spikes/s):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from jaxtyping import Bool, Float, Int, Shaped
 
 from neurodyn.validation import fail, finite_array, positive
 
@@ -40,16 +42,16 @@ def _labels(name, value, n, default):
 class PopulationData:
     """Validated population activity (see module docstring for the layout)."""
 
-    rates: np.ndarray
-    t_ms: np.ndarray
+    rates: Float[np.ndarray, "conditions time neurons"]
+    t_ms: Float[np.ndarray, " time"]
     bin_ms: float | None = None
-    counts: np.ndarray | None = None
-    trials: np.ndarray | None = None
-    trial_mask: np.ndarray | None = None
-    conditions: np.ndarray | None = None
-    condition_table: dict[str, np.ndarray] = field(default_factory=dict)
-    neurons: np.ndarray | None = None
-    areas: np.ndarray | None = None
+    counts: Float[np.ndarray, "conditions time neurons"] | None = None
+    trials: Float[np.ndarray, "conditions trials time neurons"] | None = None
+    trial_mask: Bool[np.ndarray, "conditions trials"] | None = None
+    conditions: Shaped[np.ndarray, " conditions"] | None = None
+    condition_table: dict[str, Shaped[np.ndarray, " conditions"]] = field(default_factory=dict)
+    neurons: Shaped[np.ndarray, " neurons"] | None = None
+    areas: Shaped[np.ndarray, " neurons"] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -57,8 +59,8 @@ class PopulationData:
         if rates.ndim != 3:
             hint = " (one condition? add a leading axis: rates[None])" if rates.ndim == 2 else ""
             fail("rates", rates, f"a 3-d array (conditions, time, neurons){hint}")
-        C, T, N = rates.shape
-        if min(C, T, N) == 0:
+        n_cond, T, N = rates.shape
+        if min(n_cond, T, N) == 0:
             fail("rates", rates, "a non-empty 3-d array (conditions, time, neurons): at least one condition, "
                  "time bin and neuron")
         t = finite_array("t_ms", self.t_ms)
@@ -73,8 +75,8 @@ class PopulationData:
         trials, mask = self.trials, self.trial_mask
         if trials is not None:
             trials = finite_array("trials", trials)
-            if trials.ndim != 4 or trials.shape[0] != C or trials.shape[2:] != (T, N):
-                fail("trials", trials, f"(conditions={C}, max trials, T={T}, N={N})")
+            if trials.ndim != 4 or trials.shape[0] != n_cond or trials.shape[2:] != (T, N):
+                fail("trials", trials, f"(conditions={n_cond}, max trials, T={T}, N={N})")
             mask = (np.ones(trials.shape[:2], bool) if mask is None else np.asarray(mask, bool))
             if mask.shape != trials.shape[:2]:
                 fail("trial_mask", mask, f"shape {trials.shape[:2]} (conditions, max trials)")
@@ -85,27 +87,27 @@ class PopulationData:
             fail("trial_mask", mask, "None when no single trials are given")
         counts = self.counts
         if counts is None:
-            counts = (np.broadcast_to(mask.sum(1)[:, None, None], (C, T, N)).astype(float)
+            counts = (np.broadcast_to(mask.sum(1)[:, None, None], (n_cond, T, N)).astype(float)
                       if trials is not None else None)
         if counts is not None:
             counts = finite_array("counts", counts)
-            if counts.shape != (C, T, N):
-                fail("counts", counts, f"shape {(C, T, N)} like rates")
+            if counts.shape != (n_cond, T, N):
+                fail("counts", counts, f"shape {(n_cond, T, N)} like rates")
             if np.any(counts < 0):
                 fail("counts", counts, "non-negative trial counts")
-            zero = np.flatnonzero(counts.reshape(C, -1).max(1) == 0)
+            zero = np.flatnonzero(counts.reshape(n_cond, -1).max(1) == 0)
             if zero.size:
                 fail("counts", counts, f"at least one trial in every condition (none in condition {int(zero[0])})")
         table = {}
         for key, col in dict(self.condition_table).items():
-            table[str(key)] = _labels(f"condition_table[{key!r}]", col, C, None)
+            table[str(key)] = _labels(f"condition_table[{key!r}]", col, n_cond, None)
         object.__setattr__(self, "rates", rates)
         object.__setattr__(self, "t_ms", t)
         object.__setattr__(self, "bin_ms", bin_ms)
         object.__setattr__(self, "trials", trials)
         object.__setattr__(self, "trial_mask", mask)
         object.__setattr__(self, "counts", counts)
-        object.__setattr__(self, "conditions", _labels("conditions", self.conditions, C, np.arange(C)))
+        object.__setattr__(self, "conditions", _labels("conditions", self.conditions, n_cond, np.arange(n_cond)))
         object.__setattr__(self, "condition_table", table)
         object.__setattr__(self, "neurons", _labels("neurons", self.neurons, N, np.arange(N)))
         object.__setattr__(self, "areas", _labels("areas", self.areas, N, None))
@@ -113,8 +115,10 @@ class PopulationData:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_trials(cls, trials, trial_condition, t_ms, *, bin_ms: float | None = None, conditions=None,
-                    **kwargs) -> "PopulationData":
+    def from_trials(cls, trials: Float[np.ndarray, "trials time neurons"],
+                    trial_condition: Shaped[np.ndarray, " trials"],
+                    t_ms: Float[np.ndarray, " time"], *, bin_ms: float | None = None,
+                    conditions: Shaped[np.ndarray, " conditions"] | None = None, **kwargs) -> "PopulationData":
         """From single trials ``(n_trials, T, N)`` and each trial's condition label ``(n_trials,)``.
 
         Conditions are the sorted unique labels (or ``conditions``, in that order; a listed condition
@@ -158,13 +162,13 @@ class PopulationData:
     def has_trials(self) -> bool:
         return self.trials is not None
 
-    def trial_list(self) -> list[np.ndarray]:
+    def trial_list(self) -> list[Float[np.ndarray, "trials time neurons"]]:
         """Single trials per condition, ``[(n_c, T, N), ...]`` (requires trials)."""
         if self.trials is None:
             raise ValueError("trials=None: this PopulationData holds trial averages only; expected single trials")
         return [self.trials[c][self.trial_mask[c]] for c in range(self.n_conditions)]
 
-    def n_trials(self) -> np.ndarray:
+    def n_trials(self) -> Int[np.ndarray, " conditions"]:
         """Trial count per condition (minimum over neurons and time when counts vary)."""
         if self.counts is None:
             raise ValueError("counts=None: trial counts unknown for this PopulationData")
@@ -179,7 +183,7 @@ class PopulationData:
                        counts=None if self.counts is None else self.counts[:, keep],
                        trials=None if self.trials is None else self.trials[:, :, keep])
 
-    def select_conditions(self, index: Sequence[int] | np.ndarray) -> "PopulationData":
+    def select_conditions(self, index: Sequence[int] | Int[np.ndarray, " selected"]) -> "PopulationData":
         idx = np.asarray(index)
         return replace(self, rates=self.rates[idx],
                        counts=None if self.counts is None else self.counts[idx],
@@ -188,7 +192,7 @@ class PopulationData:
                        conditions=self.conditions[idx],
                        condition_table={k: v[idx] for k, v in self.condition_table.items()})
 
-    def save_npz(self, path) -> None:
+    def save_npz(self, path: str | Path) -> None:
         """Write the documented ``.npz`` layout (docs/data_format.md), atomically."""
         from neurodyn.fileio import save_npz_atomic
         arrays = {"rates": self.rates, "t_ms": self.t_ms, "bin_ms": np.float64(self.bin_ms),

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.fileio import update_json
 from neurodyn.data.examples import example_settings, load_example
@@ -43,7 +44,7 @@ KEYS = ("data", "t_min_ms", "t_max_ms", "transition_ms", "soft_norm", "units", "
         "window_ms", "bin_ms", "smooth_ms", "bundled_window_ms")
 
 
-def transition_bin(t_ms: np.ndarray, transition_ms: float | None) -> int | None:
+def transition_bin(t_ms: Float[np.ndarray, " time"], transition_ms: float | None) -> int | None:
     """Index of the first bin of the go epoch (piecewise-constant inputs of seed 001 §9).
 
     ``k = #{t in t_ms : t < transition_ms}``; both epochs must keep at least two bins (``2 <= k <= T-1``).
@@ -68,24 +69,25 @@ class FitData:
     """
 
     data: PopulationData
-    Y: np.ndarray
-    scale: np.ndarray
+    Y: Float[np.ndarray, "conditions time neurons"]
+    scale: Float[np.ndarray, " neurons"]
     soft_norm: float | None
     transition_ms: float | None
     transition_bin: int | None
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def normalise(self, x) -> np.ndarray:
+    def normalise(self, x: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch neurons"]:
         """Apply the same per-neuron normalisation to other arrays (e.g. single trials)."""
         return np.asarray(x, float) / self.scale
 
 
 def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", t_max_ms: Any = "auto",
                      transition_ms: Any = "auto", soft_norm: Any = "auto", units: str = "auto",
-                     align_event: str | None = None, condition_column: str | None = None, window_ms=None,
-                     bin_ms: float | None = None, smooth_ms: float | None = None, bundled_window_ms=None,
-                     epochs: bool = True, normalise: bool = True, min_conditions: int = 1, echo: Callable[[str], Any] | None = print,
-                     ) -> FitData:
+                     align_event: str | None = None, condition_column: str | None = None,
+                     window_ms: tuple[float, float] | None = None, bin_ms: float | None = None,
+                     smooth_ms: float | None = None, bundled_window_ms: tuple[float, float] | None = None,
+                     epochs: bool = True, normalise: bool = True, min_conditions: int = 1,
+                     echo: Callable[[str], Any] | None = print) -> FitData:
     """Load, window, normalise and place the transition (module docstring); print the settings via
     ``echo`` (None: silent). ``epochs=False`` for models without hold/go inputs, ``normalise=False`` for
     models that take the values as they are (e.g. Poisson likelihoods of spikes/s); ``min_conditions``:
@@ -159,17 +161,17 @@ def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", 
     elif transition_ms is not None:
         tb, tr = transition_bin(pop.t_ms, float(transition_ms)), float(transition_ms)
         tr_note = f"{float(transition_ms):g} ms (as given)"
-    C, T, _ = pop.shape
-    if C < min_conditions:
+    n_cond, T, _ = pop.shape
+    if n_cond < min_conditions:
         hint = ""
         if "condition_column" in meta and meta.get("condition_column") is None:
             hint = " (no condition column was found: set condition_column to a trials-table column)"
         elif "condition_column" in meta:
             hint = f" (grouped by {meta['condition_column']!r}; set condition_column to another column)"
-        raise ValueError(f"data={source!r}: expected at least {min_conditions} conditions; found {C}{hint}")
+        raise ValueError(f"data={source!r}: expected at least {min_conditions} conditions; found {n_cond}{hint}")
     settings: dict[str, Any] = {
         "data": None if data is None else str(data), "source": source,
-        "n_conditions": int(C), "n_time_bins": int(T), "n_neurons": int(N), "bin_ms": float(pop.bin_ms),
+        "n_conditions": int(n_cond), "n_time_bins": int(T), "n_neurons": int(N), "bin_ms": float(pop.bin_ms),
         "t_min_ms": float(pop.t_ms[0]), "t_max_ms": float(pop.t_ms[-1]), "window": win_note,
         "recording_t_ms": list(full), "units": unit, "units_note": meta.get("units_note", unit),
         "soft_norm": soft, "normalisation": soft_note,
@@ -182,7 +184,7 @@ def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", 
     settings["warnings"] = notes
     if echo is not None:
         echo(f"data settings ({source}):")
-        echo(f"  shape          {C} conditions x {T} time bins x {N} neurons, {pop.bin_ms:g}-ms bins")
+        echo(f"  shape          {n_cond} conditions x {T} time bins x {N} neurons, {pop.bin_ms:g}-ms bins")
         if "align_event" in meta:
             echo(f"  aligned to     {meta['align_event']}; conditions by {meta.get('condition_column')}; "
                  f"{meta.get('n_trials')} trials ({meta.get('dropped_trials', 0)} dropped)")
@@ -197,7 +199,7 @@ def prepare_fit_data(data: str | Path | None = None, *, t_min_ms: Any = "auto", 
     return FitData(pop, Y, scale, soft, tr, tb, settings)
 
 
-def prepare_from_config(cfg, *, record: str | Path | None = None, **kwargs) -> FitData:
+def prepare_from_config(cfg: Any, *, record: str | Path | None = None, **kwargs) -> FitData:
     """`prepare_fit_data` with the `KEYS` a config object has (others keep their defaults); the resolved
     settings are also written under ``"data_settings"`` into the JSON file ``record`` (a run's
     ``config.json``) when given."""

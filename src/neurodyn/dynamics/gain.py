@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 
 from neurodyn.validation import fail
 
@@ -34,7 +35,8 @@ class GainFunction(abc.ABC):
     linear: bool = False
 
     @abc.abstractmethod
-    def __call__(self, x, g=1.0):
+    def __call__(self, x: Float[Array, "*batch neurons"], g: float | Float[Array, " neurons"] = 1.0
+                 ) -> Float[Array, "*batch neurons"]:
         """Firing rate (relative to baseline) of activity ``x`` at gain ``g``."""
 
 
@@ -51,7 +53,8 @@ class Tanh(GainFunction):
         if not (np.isfinite(self.rmax) and self.rmax > self.r0):
             fail("rmax", self.rmax, f"a maximum rate > r0={self.r0} (Hz)")
 
-    def __call__(self, x, g=1.0):
+    def __call__(self, x: Float[Array, "*batch neurons"], g: float | Float[Array, " neurons"] = 1.0
+                 ) -> Float[Array, "*batch neurons"]:
         gx = g * x
         return jnp.where(x < 0, self.r0 * jnp.tanh(gx / self.r0),
                          (self.rmax - self.r0) * jnp.tanh(gx / (self.rmax - self.r0)))
@@ -61,7 +64,8 @@ class Tanh(GainFunction):
 class PositiveTanh(Tanh):
     """Strictly positive gain function, thesis eq. (1.14): `Tanh` plus r0 (absolute rate, Hz)."""
 
-    def __call__(self, x, g=1.0):
+    def __call__(self, x: Float[Array, "*batch neurons"], g: float | Float[Array, " neurons"] = 1.0
+                 ) -> Float[Array, "*batch neurons"]:
         return Tanh.__call__(self, x, g) + self.r0
 
 
@@ -71,10 +75,11 @@ class Linear(GainFunction):
 
     linear = True
 
-    def __call__(self, x, g=1.0):
+    def __call__(self, x: Float[Array, "*batch neurons"], g: float | Float[Array, " neurons"] = 1.0
+                 ) -> Float[Array, "*batch neurons"]:
         return g * x
 
 
-def positive_rate_input(W, r0: float):
+def positive_rate_input(W: Float[Array, "*batch neurons neurons"], r0: float) -> Float[Array, "*batch neurons"]:
     """Constant input ``h_i = -r0 sum_j W_ij`` that pairs with `PositiveTanh` (thesis eq. 1.13)."""
     return -r0 * jnp.sum(jnp.asarray(W), axis=-1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array
 from neurodyn.network import Network
@@ -26,7 +27,8 @@ from neurodyn.network import Network
 __all__ = ["linear_dynamics_matrix", "linear_solution"]
 
 
-def linear_dynamics_matrix(network: Network, gains=None) -> np.ndarray:
+def linear_dynamics_matrix(network: Network, gains: Float[np.ndarray, " neurons"] | None = None) -> Float[np.ndarray,
+                           "neurons neurons"]:
     """``A = diag(1/tau) (W diag(g) - I)`` (per ms): the Jacobian of eq. (2.1) at x = 0 for f_l."""
     W = np.asarray(network.W, dtype=float)
     g = np.asarray(network.gains if gains is None else gains, dtype=float)
@@ -34,7 +36,9 @@ def linear_dynamics_matrix(network: Network, gains=None) -> np.ndarray:
     return (W * g[None, :] - np.eye(network.n)) / tau[:, None]
 
 
-def linear_solution(network: Network, x0, t_eval, *, gains=None, h=None, method: str = "expm") -> np.ndarray:
+def linear_solution(network: Network, x0: Float[np.ndarray, "*batch neurons"], t_eval: Float[np.ndarray, " time"], *,
+                    gains: Float[np.ndarray, " neurons"] | None = None, h: Float[np.ndarray, " neurons"] | None = None,
+                    method: str = "expm") -> Float[np.ndarray, "*batch time neurons"]:
     """Exact states of the linear network at times ``t_eval`` (ms): shape ``(..., T, N)``.
 
     ``x0`` is ``(..., N)``; ``h`` a constant input ``(N,)`` or None.

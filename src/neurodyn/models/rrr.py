@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurodyn.validation import fail, finite_array, in_range, positive_int
-from neurodyn.analysis.communication import _check_pair, one_minus_nse, rrr_fit_coefficients
+from neurodyn.analysis.communication import check_pair, one_minus_nse, rrr_fit_coefficients
 from neurodyn.models.base import NeurodynEstimator
 
 __all__ = ["ReducedRankRegression", "one_minus_nse"]
@@ -60,7 +60,7 @@ class ReducedRankRegression(NeurodynEstimator):
             fail("y", y, "the target activity (samples, neurons) paired with the source X")
         X, _ = _lead_2d("source", X)
         Y, _ = _lead_2d("target", y)
-        X, Y = _check_pair(X, Y)
+        X, Y = check_pair(X, Y)
         if rank > min(X.shape[1], Y.shape[1]):
             fail("rank", rank, f"at most min(source, target neurons) = {min(X.shape[1], Y.shape[1])}")
         self.x_mean_ = X.mean(0)

@@ -14,13 +14,15 @@ non-stimulated rates: ``R_corrected = R / G̃``.
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import fail
 
 __all__ = ["recovery_gain", "denoise_gain", "correct_rates"]
 
 
-def recovery_gain(recovered, truth, min_rate: float = 1e-9) -> np.ndarray:
+def recovery_gain(recovered: Float[np.ndarray, "time neurons"], truth: Float[np.ndarray, "time neurons"],
+                  min_rate: float = 1e-9) -> Float[np.ndarray, "time neurons"]:
     """``G = recovered / truth`` element-wise; bins with ``truth <= min_rate`` get gain 1."""
     r = np.asarray(recovered, float)
     y = np.asarray(truth, float)
@@ -32,7 +34,7 @@ def recovery_gain(recovered, truth, min_rate: float = 1e-9) -> np.ndarray:
     return g
 
 
-def denoise_gain(gain, floor: float = 0.05) -> np.ndarray:
+def denoise_gain(gain: Float[np.ndarray, "time neurons"], floor: float = 0.05) -> Float[np.ndarray, "time neurons"]:
     """Rank-one approximation of ``gain`` around unity: ``1 + s1 u1 v1^T`` of ``gain - 1``, floored."""
     g = np.asarray(gain, float)
     if g.ndim != 2:
@@ -41,6 +43,7 @@ def denoise_gain(gain, floor: float = 0.05) -> np.ndarray:
     return np.maximum(1.0 + s[0] * np.outer(u[:, 0], vt[0]), floor)
 
 
-def correct_rates(rates, gain) -> np.ndarray:
+def correct_rates(rates: Float[np.ndarray, "*batch time neurons"], gain: Float[np.ndarray, "time neurons"]
+                  ) -> Float[np.ndarray, "*batch time neurons"]:
     """Divide ``rates`` (..., time, neurons) by the denoised gain (time, neurons)."""
     return np.asarray(rates, float) / np.asarray(gain, float)

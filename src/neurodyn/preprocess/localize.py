@@ -20,17 +20,21 @@ saturated sessions with v0 from the non-saturated ones).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from scipy.interpolate import griddata
 from scipy.ndimage import median_filter
 from scipy.optimize import least_squares
+from jaxtyping import Bool, Float, Int, Shaped
 
 from neurodyn.validation import fail, positive
 
 __all__ = ["clipped_channels", "peak_to_peak", "remove_outliers", "resample_to_column", "fit_artifact_source"]
 
 
-def clipped_channels(traces, min_run: int = 2) -> np.ndarray:
+def clipped_channels(traces: Shaped[np.ndarray, "*trials time channels"], min_run: int = 2
+                     ) -> Bool[np.ndarray, " channels"]:
     """Channels whose recording sits at its extreme value on ``>= min_run`` samples (a clipping
     plateau); their artifact amplitude is censored and is left out of the localisation fit (§3.3)."""
     x = np.asarray(traces)
@@ -38,7 +42,8 @@ def clipped_channels(traces, min_run: int = 2) -> np.ndarray:
     return ((x == x.max(0)).sum(0) >= min_run) | ((x == x.min(0)).sum(0) >= min_run)
 
 
-def peak_to_peak(artifact, pulses, length: int) -> np.ndarray:
+def peak_to_peak(artifact: Float[np.ndarray, "time channels"], pulses: Int[np.ndarray, " pulses"],
+                 length: int) -> Float[np.ndarray, " channels"]:
     """Per-channel peak-to-peak of the pulse-averaged artifact; ``artifact`` (time, channels)."""
     a = np.asarray(artifact, dtype=float)
     p = np.asarray(pulses, int)
@@ -49,7 +54,8 @@ def peak_to_peak(artifact, pulses, length: int) -> np.ndarray:
     return mean.max(0) - mean.min(0)
 
 
-def remove_outliers(values, window: int = 9, n_mad: float = 3.0) -> np.ndarray:
+def remove_outliers(values: Float[np.ndarray, " channels"], window: int = 9, n_mad: float = 3.0) -> Float[np.ndarray,
+                    " channels"]:
     """Moving-median outlier replacement along channels ordered by depth."""
     v = np.asarray(values, dtype=float)
     med = median_filter(v, size=window, mode="nearest")
@@ -61,8 +67,10 @@ def remove_outliers(values, window: int = 9, n_mad: float = 3.0) -> np.ndarray:
     return out
 
 
-def resample_to_column(positions_um, values, delta_y_um: float = 50.0):
-    """Resample ``values`` at ``positions_um`` (C, 2) to the probe's centre column every ``delta_y_um``.
+def resample_to_column(positions_um: Float[np.ndarray, "channels 2"], values: Float[np.ndarray, " channels"],
+                       delta_y_um: float = 50.0
+                       ) -> tuple[Float[np.ndarray, " sites"], Float[np.ndarray, " sites"]]:
+    """Resample ``values`` at ``positions_um`` (n_ch, 2) to the probe's centre column every ``delta_y_um``.
 
     Returns ``(y_um, values)`` with y measured from the first (shallowest-indexed) site.
     """
@@ -76,7 +84,9 @@ def resample_to_column(positions_um, values, delta_y_um: float = 50.0):
     return ys[keep] - y0, vals[keep]
 
 
-def fit_artifact_source(depths_mm, amplitudes, currents_ua, *, v0: float | None = None,
+def fit_artifact_source(depths_mm: Sequence[Float[np.ndarray, " sites"]],
+                        amplitudes: Sequence[Float[np.ndarray, " sites"]],
+                        currents_ua: Float[np.ndarray, " sessions"], *, v0: float | None = None,
                         x0_mm: float = 1.0) -> dict:
     """Fit ``amp = v0 I_s / sqrt(x_s^2 + (d - y_s)^2)`` to every session together.
 

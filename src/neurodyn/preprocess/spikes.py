@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.signal import find_peaks
+from jaxtyping import Bool, Float, Int
 
 from neurodyn.validation import fail, positive
 
@@ -36,14 +37,15 @@ __all__ = ["noise_sigma", "detect_spikes", "score_spikes", "synthetic_stimulatio
            "mean_waveform", "neighbour_channels"]
 
 
-def noise_sigma(x) -> np.ndarray:
+def noise_sigma(x: Float[np.ndarray, "time channels"]) -> Float[np.ndarray, " channels"]:
     """Robust per-channel noise level ``median(|x - median x|) / 0.6745`` for ``x`` (time, channels)."""
     x = np.asarray(x, dtype=float)
     return np.median(np.abs(x - np.median(x, 0)), 0) / 0.6745
 
 
-def detect_spikes(trace, fs: float, sigma: float, threshold: float = 4.5, dead_ms: float = 1.0,
-                  baseline: float | None = None, blanked=None) -> np.ndarray:
+def detect_spikes(trace: Float[np.ndarray, " time"], fs: float, sigma: float, threshold: float = 4.5,
+                  dead_ms: float = 1.0, baseline: float | None = None,
+                  blanked: Bool[np.ndarray, " time"] | None = None) -> Int[np.ndarray, " spikes"]:
     """Sample indices of negative peaks below ``baseline - threshold * sigma`` of one channel's
     ``trace``, at least ``dead_ms`` apart (the larger kept); ``baseline`` defaults to the trace's
     median. ``blanked`` (bool, like ``trace``): cleared samples; a peak on or next to one is dropped."""
@@ -73,7 +75,7 @@ def detect_spikes(trace, fs: float, sigma: float, threshold: float = 4.5, dead_m
     return find_peaks(sparse, height=0.0, distance=dead)[0]
 
 
-def score_spikes(true, detected, tol: int) -> tuple[int, int]:
+def score_spikes(true: Int[np.ndarray, " spikes"], detected: Int[np.ndarray, " detected"], tol: int) -> tuple[int, int]:
     """``(recovered, fabricated)`` counts: one-to-one matches of ``detected`` to ``true`` within ``tol``
     samples (seed 001 §3.6); fabricated = detected spikes left unmatched."""
     t = np.sort(np.asarray(true, int))
@@ -96,7 +98,12 @@ def score_spikes(true, detected, tol: int) -> tuple[int, int]:
     return recovered, int(d.size - used.sum())
 
 
-def synthetic_stimulation(nostim, artifact, lo, hi, saturated=None, stim=None) -> np.ndarray:
+def synthetic_stimulation(nostim: Float[np.ndarray, "*trials time channels"],
+                          artifact: Float[np.ndarray, "time channels"],
+                          lo: Float[np.ndarray, " channels"], hi: Float[np.ndarray, " channels"],
+                          saturated: Bool[np.ndarray, "*trials time channels"] | None = None,
+                          stim: Float[np.ndarray, "*trials time channels"] | None = None
+                          ) -> Float[np.ndarray, "*trials time channels"]:
     """Synthetic stimulation traces (seed 001 §3.6): ``clip(nostim + artifact, lo, hi)`` per channel;
     where ``saturated`` (samples of the stimulated trials ``stim`` found saturated, both shaped like
     nostim) the trace takes the stimulated trial's recorded value, clipped to ``[lo, hi]``."""
@@ -115,7 +122,9 @@ def synthetic_stimulation(nostim, artifact, lo, hi, saturated=None, stim=None) -
     return np.clip(out, lo, hi)
 
 
-def mean_waveform(x, times, channels, fs: float, before_ms: float = 0.6, after_ms: float = 1.2):
+def mean_waveform(x: Float[np.ndarray, "time channels"], times: Int[np.ndarray, " spikes"],
+                  channels: Int[np.ndarray, " picked"], fs: float,
+                  before_ms: float = 0.6, after_ms: float = 1.2) -> Float[np.ndarray, "samples picked"] | None:
     """Average snippet (samples, len(channels)) of ``x`` (time, channels) around ``times``, or None."""
     b, a = int(round(before_ms * 1e-3 * fs)), int(round(after_ms * 1e-3 * fs))
     times = np.asarray(times, int)
@@ -126,7 +135,7 @@ def mean_waveform(x, times, channels, fs: float, before_ms: float = 0.6, after_m
     return x[idx][:, :, channels].mean(0)
 
 
-def waveform_correlation(ref, other) -> float:
+def waveform_correlation(ref: Float[np.ndarray, "samples picked"], other: Float[np.ndarray, "samples picked"]) -> float:
     """Pearson correlation of two multichannel mean waveforms, flattened (seed 001 §3.5)."""
     r, o = np.ravel(ref), np.ravel(other)
     if r.shape != o.shape:
@@ -134,7 +143,7 @@ def waveform_correlation(ref, other) -> float:
     return float(np.corrcoef(r, o)[0, 1])
 
 
-def neighbour_channels(positions, centre: int, n: int = 7) -> np.ndarray:
+def neighbour_channels(positions: Float[np.ndarray, "channels 2"], centre: int, n: int = 7) -> Int[np.ndarray, " n"]:
     """The channel ``centre`` and its ``n - 1`` nearest channels (seed 001 §3.5 uses 7)."""
     pos = np.asarray(positions, float)
     d = np.linalg.norm(pos - pos[centre], axis=1)

@@ -25,21 +25,26 @@ probe (the groups over which Siegle et al. take the common median reference).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.signal import fftconvolve
+from jaxtyping import Float, Int
 
 from neurodyn.validation import fail, in_range, positive, positive_int
 
 __all__ = ["StimRecording", "neuropixels_3a_probe", "pulse_train_samples", "simulate_stim_recording",
            "spike_waveform", "artifact_waveforms"]
 
+if TYPE_CHECKING:      # probeinterface is imported only when a probe is built
+    from probeinterface import Probe
+
 # reference sites of the phase 3a probe (bank 0 channel indices) that are not recorded
 _REFERENCE_CHANNELS = (36, 75, 112, 151, 188, 227, 264, 303, 340, 379)
 ADC_GROUP_SIZE = 12
 
 
-def neuropixels_3a_probe(n_channels: int = 374):
+def neuropixels_3a_probe(n_channels: int = 374) -> Probe:
     """probeinterface `Probe` of the first ``n_channels`` recording sites of a phase 3a probe.
 
     The 384 bank-0 sites of ``NP1000`` (same layout as phase 3a) less the 10 reference sites give
@@ -58,13 +63,14 @@ def neuropixels_3a_probe(n_channels: int = 374):
     return probe
 
 
-def pulse_train_samples(fs: float, start: int, duration_ms: float, rate_hz: float = 333.0) -> np.ndarray:
+def pulse_train_samples(fs: float, start: int, duration_ms: float, rate_hz: float = 333.0) -> Int[np.ndarray,
+                        " pulses"]:
     """Sample indices of pulse onsets of a train starting at sample ``start`` (seed 001 §3.1)."""
     n = int(np.floor(duration_ms * 1e-3 * rate_hz + 1e-9))
     return start + np.round(np.arange(n) * fs / rate_hz).astype(int)
 
 
-def spike_waveform(fs: float, amplitude: float = 1.0) -> tuple[np.ndarray, int]:
+def spike_waveform(fs: float, amplitude: float = 1.0) -> tuple[Float[np.ndarray, " samples"], int]:
     """Biphasic extracellular spike (trough at sample ``centre``) of unit peak ``-amplitude``.
 
     ``w(t) = -exp(-t^2 / (2 * 0.12^2)) + 0.3 exp(-(t - 0.45)^2 / (2 * 0.25^2))`` (t in ms), sampled
@@ -76,7 +82,7 @@ def spike_waveform(fs: float, amplitude: float = 1.0) -> tuple[np.ndarray, int]:
     return amplitude * w, int(np.argmin(np.abs(t)))
 
 
-def artifact_waveforms(fs: float) -> tuple[np.ndarray, np.ndarray]:
+def artifact_waveforms(fs: float) -> tuple[Float[np.ndarray, " samples"], Float[np.ndarray, " samples"]]:
     """Two temporal components of one biphasic pulse's artifact (seed 001 §3.1 pulse timing).
 
     Component 1 is the stimulus itself seen through the amplifier: -1 during the 150 us cathodic
@@ -98,28 +104,28 @@ class StimRecording:
 
     ``raw_stim``: stimulated trials as recorded (neural + artifact, clipped); ``neural_stim``: their
     neural part; ``raw_nostim``: matched non-stimulated trials (ground truth for §3.6);
-    ``artifact``: the true artifact (T, C), identical across trials up to ``pulse_gain`` jitter;
+    ``artifact``: the true artifact (T, n_ch), identical across trials up to ``pulse_gain`` jitter;
     ``spikes_stim`` / ``spikes_nostim``: per trial, per unit, spike sample indices;
     ``unit_channel``: each unit's largest-amplitude channel.
     """
 
     fs: float
-    positions_um: np.ndarray
-    adc_group: np.ndarray
-    raw_stim: np.ndarray
-    neural_stim: np.ndarray
-    raw_nostim: np.ndarray
-    artifact: np.ndarray
-    spikes_stim: list
-    spikes_nostim: list
-    unit_channel: np.ndarray
-    unit_rate_hz: np.ndarray
-    unit_stim_factor: np.ndarray
+    positions_um: Float[np.ndarray, "channels 2"]
+    adc_group: Int[np.ndarray, " channels"]
+    raw_stim: Float[np.ndarray, "trials time channels"]
+    neural_stim: Float[np.ndarray, "trials time channels"]
+    raw_nostim: Float[np.ndarray, "trials time channels"]
+    artifact: Float[np.ndarray, "time channels"]
+    spikes_stim: list[list[Int[np.ndarray, " spikes"]]]
+    spikes_nostim: list[list[Int[np.ndarray, " spikes"]]]
+    unit_channel: Int[np.ndarray, " neurons"]
+    unit_rate_hz: Float[np.ndarray, " neurons"]
+    unit_stim_factor: Float[np.ndarray, " neurons"]
     stim_start: int
     stim_stop: int
-    pulses: np.ndarray
-    clip_lo: np.ndarray
-    clip_hi: np.ndarray
+    pulses: Int[np.ndarray, " pulses"]
+    clip_lo: Float[np.ndarray, " channels"]
+    clip_hi: Float[np.ndarray, " channels"]
     source_mm: tuple
     current_ua: float
     v0: float
@@ -193,7 +199,7 @@ def simulate_stim_recording(n_channels: int = 374, n_trials: int = 4, *, fs: flo
     unit_y = np.linspace(y_lo + 10, y_hi - 10, n_units) + rng.uniform(-5, 5, n_units)
     unit_x = rng.choice([-15.0, 63.0], n_units)
     unit_pos = np.stack([unit_x, unit_y], 1)
-    dist = np.linalg.norm(pos[None, :, :] - unit_pos[:, None, :], axis=2)  # (U, C)
+    dist = np.linalg.norm(pos[None, :, :] - unit_pos[:, None, :], axis=2)  # (U, n_ch)
     d0 = dist.min(1, keepdims=True)
     amp = rng.uniform(*spike_amp_uv, n_units)
     footprint = amp[:, None] * np.exp(-(dist - d0) / footprint_um)
