@@ -29,7 +29,7 @@ import numpy as np
 
 from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.stim_lvm.likelihood import KAPPA_HZ
-from neurodyn.models.stim_lvm.model import gp_cholesky, segment_labels
+from neurodyn.models.stim_lvm.prior import gp_cholesky, segment_labels
 
 __all__ = ["gp_latents", "synthetic_population", "additive_delta", "stimulated_dataset", "from_fitted"]
 
