@@ -74,7 +74,7 @@ def test_em_recovers_rank2_communication_subspace_and_likelihood_never_decreases
 
 
 def test_true_subspaces_are_invariant_to_latent_basis_changes():
-    # Neuron-space subspaces do not depend on the latent coordinates (module docstring of multi_area_lds).
+    # Neuron-space subspaces do not depend on the latent coordinates (docstring of neurodyn.models.multi_area_lds.subspace).
     k, p = 3, 10
     P = random_two_area_params((k, k), (p, p), rank=2, seed=5)
     rng = np.random.default_rng(0)
