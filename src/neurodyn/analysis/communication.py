@@ -39,7 +39,7 @@ from sklearn.model_selection import KFold
 
 from neurodyn.validation import fail, finite_array, in_range, positive_int
 
-__all__ = ["RRRCrossValidation", "ReducedRankRegression", "one_minus_nse", "predictive_alignment",
+__all__ = ["RRRCrossValidation", "ReducedRankRegression", "check_pair", "one_minus_nse", "predictive_alignment",
            "rrr_cross_validate", "rrr_fit_coefficients", "synthetic_communication"]
 
 
@@ -51,6 +51,9 @@ def _check_pair(source, target):
     if X.shape[0] < 3:
         fail("source", X, "at least 3 samples (rows)")
     return X, Y
+
+
+check_pair = _check_pair
 
 
 def rrr_fit_coefficients(X, Y, rank: int, ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
