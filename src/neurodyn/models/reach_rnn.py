@@ -12,6 +12,8 @@ the masked bins (thesis App. D reports the task error 1 - R^2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from jaxtyping import Bool, Float
 from sklearn.decomposition import PCA
@@ -62,7 +64,7 @@ def task_r2(z: Float[np.ndarray, "conditions time readouts"], targets: Float[np.
     return 1.0 - float(np.sum((zt - tt) ** 2) / np.sum((tt - tt.mean(0)) ** 2))
 
 
-def train_reach_rnn(cfg, area_sizes, *, psth_weight: float,
+def train_reach_rnn(cfg, area_sizes: Sequence[int], *, psth_weight: float,
                     psth_area: int) -> tuple[DaleRNN, DelayedReachTask, Float[np.ndarray, "conditions time readouts"],
                                              float]:
     """Train the two-area Dale RNN on the M1 reaching data; returns (model, task, psth, kept variance).

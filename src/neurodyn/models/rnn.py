@@ -46,6 +46,7 @@ from jaxtyping import Array, Float
 from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.base import NeurodynEstimator
 from neurodyn.models.rnn_structure import RNNStructure, Relu, dale_rnn_structure
+from neurodyn.models.tasks import DelayedReachTask
 from neurodyn.network import Network
 from neurodyn.progress import progress
 
@@ -190,7 +191,8 @@ class DaleRNN(NeurodynEstimator):
         return (jnp.asarray(st.mask), jnp.asarray(st.sign), jnp.asarray(st.input_mask), jnp.asarray(st.output_mask),
                 jnp.asarray(st.tau))
 
-    def fit(self, X, psth: Float[np.ndarray, "conditions time readouts"] | None = None, y=None) -> "DaleRNN":
+    def fit(self, X: DelayedReachTask, psth: Float[np.ndarray, "conditions time readouts"] | None = None,
+            y=None) -> "DaleRNN":
         """Train on a task ``X`` (a `DelayedReachTask` or any object with ``inputs``, ``targets``, ``mask``,
         ``t_ms``).
 
@@ -303,7 +305,7 @@ class DaleRNN(NeurodynEstimator):
         """Outputs ``z = W_out r`` (conditions, time, outputs) of the noise-free network."""
         return self.simulate(X)[2]
 
-    def score(self, X, y=None) -> float:
+    def score(self, X: DelayedReachTask, y=None) -> float:
         """Mean Gaussian log-likelihood per observed (masked) bin of the task's targets (class docstring)."""
         task = _check_task(X)
         z = self.predict(task)

@@ -11,6 +11,7 @@ takes the output area's E units (`dale_rnn_structure`). The rate function is the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax.numpy as jnp
@@ -55,10 +56,11 @@ class RNNStructure:
         return np.where(np.asarray(self.areas) == self.area_names[area])[0]
 
 
-def dale_rnn_structure(area_sizes=(100, 100), n_inputs: int = 3, n_outputs: int = 2, *, e_fraction: float = 0.8,
+def dale_rnn_structure(area_sizes: Sequence[int] = (100, 100), n_inputs: int = 3, n_outputs: int = 2, *, e_fraction: float = 0.8,
                        p_local: float = 1.0, proportions: Float[np.ndarray, "areas areas"] | None = None,
-                       input_areas=(0,), output_area: int = -1,
-                       taus_ms=50.0, names=None, seed: int = 0) -> RNNStructure:
+                       input_areas: Sequence[int] = (0,), output_area: int = -1,
+                       taus_ms: Float[np.ndarray, "areas"] | float = 50.0, names: Sequence[str] | None = None,
+                       seed: int = 0) -> RNNStructure:
     """Sign vector and masks of a multi-area Dale RNN (module docstring). Areas list E units first."""
     sizes = tuple(positive_int(f"area_sizes[{i}]", s, 2) for i, s in enumerate(area_sizes))
     n_areas = len(sizes)

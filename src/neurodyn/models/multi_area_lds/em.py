@@ -33,7 +33,7 @@ import scipy.linalg
 from jaxtyping import Float, Int
 from sklearn.decomposition import PCA
 
-from neurodyn.models.lds.inference import LDSParams
+from neurodyn.models.lds.inference import LDSParams, SmootherResult
 
 __all__ = ["initial_params", "m_step"]
 
@@ -76,7 +76,7 @@ def initial_params(Y: Float[np.ndarray, "trials time neurons"], U: Float[np.ndar
     return LDSParams(A, B, C, d, Q, R, m0, S0)
 
 
-def m_step(Y: Float[np.ndarray, "trials time neurons"], U: Float[np.ndarray, "trials time inputs"], sm,
+def m_step(Y: Float[np.ndarray, "trials time neurons"], U: Float[np.ndarray, "trials time inputs"], sm: SmootherResult,
            po: Int[np.ndarray, "..."], ko: Int[np.ndarray, "..."], mo: Int[np.ndarray, "..."],
            min_variance: float) -> LDSParams:
     """The exact block-structured M-step (module docstring) from the smoother output ``sm``."""

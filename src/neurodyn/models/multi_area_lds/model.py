@@ -7,6 +7,8 @@ communication subspace in `subspace`; this module wraps them in the estimator co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
@@ -93,8 +95,8 @@ class MultiAreaLDS(NeurodynEstimator):
                 fail("input_sizes", input_sizes, f"{len(obs_sizes)} sizes summing to {U.shape[2]} inputs")
         return Y, obs_sizes, np.asarray(U, float), input_sizes
 
-    def fit(self, X: Float[np.ndarray, "trials time neurons"], obs_sizes=None,
-            inputs: Float[np.ndarray, "*trials time inputs"] | None = None, input_sizes=None,
+    def fit(self, X: Float[np.ndarray, "trials time neurons"], obs_sizes: Sequence[int] | None = None,
+            inputs: Float[np.ndarray, "*trials time inputs"] | None = None, input_sizes: Sequence[int] | None = None,
             init_params: LDSParams | None = None, y=None) -> "MultiAreaLDS":
         """Fit by EM. ``X``: (trials, T, neurons) with areas' neurons in order, ``obs_sizes`` per area;
         ``inputs`` (trials, T, U) split among areas by ``input_sizes`` (default: all to area 0)."""

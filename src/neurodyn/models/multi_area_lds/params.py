@@ -15,6 +15,8 @@ the package's discrete linear rollout (`neurodyn.dynamics.linear_rollout`) drive
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,12 +29,15 @@ from neurodyn.models.lds.inference import LDSParams
 __all__ = ["block_offsets", "multi_area_lds_params", "random_two_area_params", "simulate_multi_area_lds"]
 
 
-def block_offsets(sizes) -> Int[np.ndarray, "areas_plus_one"]:
+def block_offsets(sizes: Sequence[int]) -> Int[np.ndarray, "areas_plus_one"]:
     """``[0, s_1, s_1 + s_2, ...]``: where each area's block starts in the joint vector (and the end)."""
     return np.concatenate([[0], np.cumsum(sizes)]).astype(int)
 
 
-def multi_area_lds_params(A_blocks, C_blocks, *, B_blocks=None, Q_blocks=None,
+def multi_area_lds_params(A_blocks: Sequence[Sequence[Float[np.ndarray, "latents latents"] | None]],
+                          C_blocks: Sequence[Float[np.ndarray, "neurons latents"]], *,
+                          B_blocks: Sequence[Float[np.ndarray, "latents inputs"] | None] | None = None,
+                          Q_blocks: Sequence[Float[np.ndarray, "latents latents"]] | None = None,
                           R: Float[np.ndarray, "neurons"] | None = None,
                           d: Float[np.ndarray, "neurons"] | None = None,
                           m0: Float[np.ndarray, "latents"] | None = None,
@@ -126,8 +131,8 @@ def _rotation_dynamics(k: int, radius: float, angle: float, rng) -> np.ndarray:
     return Qm @ D @ Qm.T
 
 
-def random_two_area_params(latent_dims=(4, 4), obs_sizes=(20, 20), *, rank: int = 2,
-                           strengths=(0.6, 0.4), feedback: float = 0.1, q: float = 0.1, r: float = 0.2,
+def random_two_area_params(latent_dims: Sequence[int] = (4, 4), obs_sizes: Sequence[int] = (20, 20), *,
+                           rank: int = 2, strengths: Float[np.ndarray, "rank"] | Sequence[float] | float = (0.6, 0.4), feedback: float = 0.1, q: float = 0.1, r: float = 0.2,
                            seed: int = 0) -> LDSParams:
     """A known two-area system (seed 000's coupled LDS) with a rank-``rank`` communication subspace.
 

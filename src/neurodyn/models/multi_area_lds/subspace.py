@@ -17,6 +17,7 @@ block ``B_{a->b} = A[b, a]``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +62,7 @@ def _orth(X, r):
     return U[:, :r]
 
 
-def communication_subspace(params: LDSParams, latent_dims, obs_sizes, source: int, target: int,
+def communication_subspace(params: LDSParams, latent_dims: Sequence[int], obs_sizes: Sequence[int], source: int, target: int,
                            rank: int | None = None, *, rel_tol: float = 0.1,
                            means: Float[np.ndarray, "*trials time latents"] | None = None) -> CommunicationSubspace:
     """`CommunicationSubspace` of a joint multi-area `LDSParams` (module docstring)."""

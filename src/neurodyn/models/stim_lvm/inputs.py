@@ -48,7 +48,8 @@ def delta_weights(name: str, phi: Float[np.ndarray, "..."] | float, n_conditions
 
 
 def paired_data(X: Float[np.ndarray, "conditions time neurons"] | dict,
-                yhat: Float[np.ndarray, "conditions time neurons"] | None, n_x, n_y) -> tuple:
+                yhat: Float[np.ndarray, "conditions time neurons"] | None, n_x: Float[np.ndarray, "..."] | float | None,
+                n_y: Float[np.ndarray, "..."] | float | None) -> tuple:
     """``(xhat, yhat, n_x, n_y)`` from arrays or from a dict with those keys (as `stimulated_dataset`,
     `shuffle_labels`, `poisson_null_data` and `StimLVM.sample` return); missing counts are 1."""
     if isinstance(X, dict):

@@ -32,6 +32,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.integrate
 import scipy.linalg
@@ -41,6 +43,9 @@ from scipy.stats import special_ortho_group
 
 from neurodyn.validation import fail, finite_array, in_range, positive_int
 from neurodyn.models.stim_lvm.likelihood import poisson_deviance
+
+if TYPE_CHECKING:
+    from neurodyn.models.stim_lvm.model import StimLVM
 
 __all__ = ["contraction_factor", "contraction_factor_ci", "gen_chi2_params", "gen_chi2_cdf", "gen_chi2_ppf",
            "procrustes_align", "distortion", "null_threshold", "deviance_per_observation",
@@ -137,7 +142,7 @@ def gen_chi2_ppf(q: float, weights: Float[np.ndarray, "dim"], noncentrality: Flo
     return float(scipy.optimize.brentq(lambda x: gen_chi2_cdf(x, w, nc, const) - q, lo, hi, xtol=1e-12 * max(hi, 1)))
 
 
-def contraction_factor_ci(model, level: float = 0.95, n_samples: int = 200, seed: int = 0,
+def contraction_factor_ci(model: StimLVM, level: float = 0.95, n_samples: int = 200, seed: int = 0,
                           max_ms: float | None = 200.0) -> dict:
     """beta_t with a ``level`` confidence band and its mean over the stimulation window (§8.5).
 
@@ -216,7 +221,7 @@ def null_threshold(null_values: Float[np.ndarray, "draws"], percentile: float = 
     return float(np.percentile(v, in_range("percentile", percentile, 0.0, 100.0)))
 
 
-def deviance_per_observation(model) -> tuple[float, float]:
+def deviance_per_observation(model: StimLVM) -> tuple[float, float]:
     """Poisson deviance per observation of the non-stimulated and stimulated data together, with its
     jackknife SE over neurons (§8.7)."""
     x, y = model.rates_

@@ -161,9 +161,10 @@ class StimLVM(LaplacePosterior, NeurodynEstimator):
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Float[np.ndarray, "conditions time neurons"] | dict,
-            yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x=None, n_y=None,
-            t_ms: Float[np.ndarray, "time"] | None = None, stim_on_ms: float | None = None,
-            stim_off_ms: float | None = None, *, bin_ms: float | None = None, phi_x=0.0, phi_y=1.0,
+            yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x: Float[np.ndarray, "..."] | float | None = None,
+            n_y: Float[np.ndarray, "..."] | float | None = None, t_ms: Float[np.ndarray, "time"] | None = None, stim_on_ms: float | None = None,
+            stim_off_ms: float | None = None, *, bin_ms: float | None = None,
+            phi_x: Float[np.ndarray, "..."] | float = 0.0, phi_y: Float[np.ndarray, "..."] | float = 1.0,
             readout: Float[np.ndarray, "neurons latents"] | None = None,
             offset: Float[np.ndarray, "neurons"] | None = None, init: "StimLVM | None" = None) -> "StimLVM":
         """Fit to non-stimulated ``X`` (= xhat) and stimulated ``yhat`` rates (conditions, time, neurons) in spikes/s.
@@ -295,8 +296,8 @@ class StimLVM(LaplacePosterior, NeurodynEstimator):
         return np.concatenate([x, y], 0)
 
     def transform(self, X: Float[np.ndarray, "conditions time neurons"] | dict,
-                  yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x=None,
-                  n_y=None) -> Float[np.ndarray, "conditions2 time latents"]:
+                  yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x: Float[np.ndarray, "..."] | float | None = None,
+                  n_y: Float[np.ndarray, "..."] | float | None = None) -> Float[np.ndarray, "conditions2 time latents"]:
         """Posterior-mode latents of new data of the fitted conditions, ``(2 conditions, time, latents)`` (class docstring):
         the objective of `fit` minimised over v (and v~, unconstrained variant) only."""
         self._check_fitted("params_")
@@ -310,8 +311,8 @@ class StimLVM(LaplacePosterior, NeurodynEstimator):
         return np.concatenate([np.asarray(z), np.asarray(zs)], 0)
 
     def predict(self, X: Float[np.ndarray, "conditions time neurons"] | dict | None = None,
-                yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x=None,
-                n_y=None) -> Float[np.ndarray, "conditions2 time neurons"]:
+                yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x: Float[np.ndarray, "..."] | float | None = None,
+                n_y: Float[np.ndarray, "..."] | float | None = None) -> Float[np.ndarray, "conditions2 time neurons"]:
         """Rates ``(2 conditions, time, neurons)`` in spikes/s before the rectification g: non-stimulated conditions, then
         stimulated. Without data: the fitted rates ``C z + d + phi Delta``; with data: those of the
         latents `transform` infers from it."""
@@ -323,7 +324,8 @@ class StimLVM(LaplacePosterior, NeurodynEstimator):
         return self._rates_from(lat[:n_cond], lat[n_cond:])
 
     def score(self, X: Float[np.ndarray, "conditions time neurons"] | dict,
-              yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x=None, n_y=None) -> float:
+              yhat: Float[np.ndarray, "conditions time neurons"] | None = None, n_x: Float[np.ndarray, "..."] | float | None = None,
+              n_y: Float[np.ndarray, "..."] | float | None = None) -> float:
         """Mean Poisson log-likelihood per observed bin of data of the fitted conditions under the fitted
         rates (class docstring; higher is better)."""
         self._check_fitted("params_")

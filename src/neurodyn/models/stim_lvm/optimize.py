@@ -11,6 +11,7 @@ new data in `StimLVM.transform`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 import jax
@@ -25,7 +26,7 @@ from neurodyn.models.stim_lvm.objective import ObjectiveSettings, objective, val
 __all__ = ["lbfgs_jax", "lbfgs_scipy", "lbfgs_subset"]
 
 
-def lbfgs_subset(params: dict, keys, data: dict, st: ObjectiveSettings, max_iter: int,
+def lbfgs_subset(params: dict, keys: Iterable[str], data: dict, st: ObjectiveSettings, max_iter: int,
                  tol: float) -> tuple[dict, scipy.optimize.OptimizeResult]:
     """SciPy L-BFGS-B over ``params[k] for k in keys`` with the other parameters held fixed.
 

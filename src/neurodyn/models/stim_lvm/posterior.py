@@ -88,7 +88,7 @@ class LaplacePosterior:
             self._post_cache = (np.asarray(flat), Lh, layout, unravel)
         return self._post_cache
 
-    def posterior_covariance(self, names=None) -> Float[np.ndarray, "subset subset"]:
+    def posterior_covariance(self, names: list[str] | None = None) -> Float[np.ndarray, "subset subset"]:
         """Marginal Laplace covariance of the parameters ``names`` (default all): the ``names`` block of
         ``H^{-1}`` of the full observed information, i.e. the inverse of the Schur complement of H onto
         those parameters (the others integrated out, not held fixed)."""

@@ -1,9 +1,9 @@
 """Simulated stimulation datasets from a (fitted) non-stimulated latent model (seed 001 Methods §8.5).
 
 §8.5 validates the contraction factor "using simulated transformations of real data": start from the
-fitted non-stimulated latents z (C x T x K), readout C and baseline d, apply a known transformation
-during the stimulation window, project to rates, draw Poisson spike counts per trial and refit. Two
-transformations are provided:
+fitted non-stimulated latents z (conditions x time x latents), readout C and baseline d, apply a known
+transformation during the stimulation window, project to rates, draw Poisson spike counts per trial and
+refit. Two transformations are provided:
 
 * ``"additive"``: z~ = z and ``y = C z + d + Delta`` (stimulation only translates the state; the true
   contraction factor is 1 and there is no distortion);
@@ -25,12 +25,17 @@ to 0.79 and its distortion is flagged (570 against a null threshold of 502).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.stim_lvm.likelihood import KAPPA_HZ
 from neurodyn.models.stim_lvm.prior import gp_cholesky, segment_labels
+
+if TYPE_CHECKING:
+    from neurodyn.models.stim_lvm.model import StimLVM
 
 __all__ = ["gp_latents", "synthetic_population", "additive_delta", "stimulated_dataset", "from_fitted"]
 
@@ -53,7 +58,7 @@ def gp_latents(n_conditions: int, t_ms: Float[np.ndarray, "time"], n_latents: in
 
 def synthetic_population(n_conditions: int = 8, n_neurons: int = 60, n_latents: int = 5,
                          t_ms: Float[np.ndarray, "time"] | None = None, tau_ms: float = 100.0,
-                         loading_sd: float = 4.0, base_rate=(8.0, 30.0), seed: int = 0) -> tuple[
+                         loading_sd: float = 4.0, base_rate: tuple[float, float] = (8.0, 30.0), seed: int = 0) -> tuple[
                              Float[np.ndarray, "neurons latents"], Float[np.ndarray, "neurons"],
                              Float[np.ndarray, "conditions time latents"]]:
     """A non-stimulated latent model ``(readout, offset, z)`` with GP latents (readout neurons x
@@ -136,7 +141,7 @@ def stimulated_dataset(readout: Float[np.ndarray, "neurons latents"], offset: Fl
             "beta_true": beta, "centroid": cent, "t_ms": t, "dt_s": dt_s}
 
 
-def from_fitted(model) -> tuple[Float[np.ndarray, "neurons latents"], Float[np.ndarray, "neurons"],
+def from_fitted(model: StimLVM) -> tuple[Float[np.ndarray, "neurons latents"], Float[np.ndarray, "neurons"],
                                 Float[np.ndarray, "conditions time latents"]]:
     """``(readout, offset, z)`` of a fitted `StimLVM`: the non-stimulated model to transform (§8.5)."""
     if not hasattr(model, "z_"):
