@@ -96,16 +96,18 @@ def test_fit_errors():
 
 def test_simulation_follows_the_joint_recursion_and_its_noise():
     # Without process noise the latents are x_t = A^t m0 (the closed form of the recursion); with it the
-    # one-step residuals x_t - A x_{t-1} are N(0, Q): their sample covariance over 400 x 19 steps is
-    # within 0.01 of Q = 0.1 I (sampling SD ~ 0.1 sqrt(2 / 7600) ~ 0.002).
-    params = random_two_area_params((2, 2), (5, 5), rank=1, strengths=0.6, seed=3)
-    K = params.A.shape[0]
-    m0 = np.array([1.0, -0.5, 0.3, 0.8])
+    # one-step residuals x_t - A x_{t-1} are N(0, Q): over 12 x 79 steps their sample covariance is within
+    # 0.02 of Q = 0.1 I (sampling SD 0.1 sqrt(2 / 948) ~ 0.005) and their mean within 0.04 of 0 (SD 0.01).
+    # Same system and shapes as the EM test above, so the suite compiles the simulation once.
+    k, p = 3, 12
+    params = random_two_area_params((k, k), (p, p), rank=2, seed=0)
+    K = 2 * k
+    m0 = np.linspace(-1.0, 1.0, K)
     still = params._replace(Q=np.zeros((K, K)), S0=np.zeros((K, K)), m0=m0)
-    x, y = simulate_multi_area_lds(still, 2, 6, seed=0)
-    exact = np.stack([np.linalg.matrix_power(params.A, t) @ m0 for t in range(6)])
+    x, _ = simulate_multi_area_lds(still, 12, 80, seed=0)
+    exact = np.stack([np.linalg.matrix_power(params.A, t) @ m0 for t in range(80)])
     np.testing.assert_allclose(x, np.broadcast_to(exact, x.shape), atol=1e-4)
-    x, _ = simulate_multi_area_lds(params, 400, 20, seed=1)
+    x, _ = simulate_multi_area_lds(params, 12, 80, seed=1)
     resid = (x[:, 1:] - x[:, :-1] @ params.A.T).reshape(-1, K)
-    np.testing.assert_allclose(resid.mean(0), 0.0, atol=0.02)
-    np.testing.assert_allclose(np.cov(resid.T), params.Q, atol=0.01)
+    np.testing.assert_allclose(resid.mean(0), 0.0, atol=0.04)
+    np.testing.assert_allclose(np.cov(resid.T), params.Q, atol=0.02)
