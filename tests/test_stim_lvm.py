@@ -125,7 +125,7 @@ def test_bands_use_the_full_observed_information():
     import jax.flatten_util
     import jax.numpy as jnp
 
-    from neurodyn.models.stim_lvm.model import _objective
+    from neurodyn.models.stim_lvm.objective import objective
 
     t = np.arange(20.0, 140.0, 20.0)
     C, d, z, delta = _tiny(n_cond=2, n_neurons=4, t=t)
@@ -134,7 +134,7 @@ def test_bands_use_the_full_observed_information():
     H, layout = m.observed_information()
     params = {k: jnp.asarray(v) for k, v in m.params_.items()}
     flat, unravel = jax.flatten_util.ravel_pytree(params)
-    f = jax.jit(jax.vmap(lambda x: _objective(unravel(x), m._data, m._static(m.bin_ms_ / 1000.0))))
+    f = jax.jit(jax.vmap(lambda x: objective(unravel(x), m._data, m._static(m.bin_ms_ / 1000.0))))
     n, h = flat.size, 1e-3
     E = np.eye(n) * h
     i, j = np.triu_indices(n)

@@ -33,7 +33,7 @@ from sklearn.decomposition import PCA
 
 from neurodyn.dynamics import piecewise_constant_input, simulate
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.experiments.multi_area_rnn import task_r2, train_reach_rnn
+from neurodyn.models.reach_rnn import task_r2, train_reach_rnn
 from neurodyn.models.rnn import Relu
 from neurodyn.perturb import (Cooling, Lesion, SilenceProjection, manifold_basis, outside_manifold_displacement,
                               slowing_factor, within_manifold_displacement)

@@ -26,40 +26,10 @@ from sklearn.decomposition import PCA
 
 from neurodyn.analysis.fixed_points import find_fixed_points, flow_field, sample_initial_states
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.models.rnn import DaleRNN, Relu
-from neurodyn.models.tasks import delayed_reach_task
+from neurodyn.models.reach_rnn import task_r2, train_reach_rnn
+from neurodyn.models.rnn import Relu
 from neurodyn.report.figures import new_figure
 
-
-
-def load_m1_reaching(path: str | None = None) -> dict:
-    """Bundled M1 center-out data: ``rates`` (C, T, N) spikes/s, ``t_ms``, ``directions_deg``, ``velocity`` (C, T, 2).
-
-    Uses `neurodyn.data.load_example("hatsopoulos2007")`, or the ``.npz`` at ``path`` when given.
-    """
-    if path is None:
-        from neurodyn.data import load_example
-
-        d = load_example("hatsopoulos2007")
-        kin = d.meta["kinematics"]
-        return {"rates": np.asarray(d.rates, float), "t_ms": np.asarray(d.t_ms, float),
-                "directions_deg": np.asarray(d.conditions, float),
-                "velocity": np.stack([kin["xhandspeed"], kin["yhandspeed"]], axis=-1)}
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {"rates": np.transpose(np.asarray(z["firing_rate"], float), (2, 1, 0)),
-                    "t_ms": np.asarray(z["t_ms"], float), "directions_deg": np.asarray(z["direction_deg"], float),
-                    "velocity": np.stack([z["xhandspeed"], z["yhandspeed"]], axis=-1).astype(float)}
-    except (OSError, KeyError) as exc:
-        raise ValueError(f"m1_data={path!r}: expected the hatsopoulos2007 .npz ({exc})") from None
-
-
-def psth_targets(rates: np.ndarray, n_pcs: int) -> tuple[np.ndarray, float]:
-    """Top ``n_pcs`` PCs of soft-normalised rates (C, T, n_pcs) and the variance share they keep."""
-    C, T, N = rates.shape
-    soft = rates / (rates.max((0, 1)) - rates.min((0, 1)) + 5.0)
-    pca = PCA(n_components=min(n_pcs, N), svd_solver="full").fit(soft.reshape(-1, N))
-    return pca.transform(soft.reshape(-1, N)).reshape(C, T, -1), float(pca.explained_variance_ratio_.sum())
 
 
 def heldout_condition_r2(rates: np.ndarray, psth: np.ndarray, ridge: float) -> float:
@@ -80,12 +50,6 @@ def heldout_condition_r2(rates: np.ndarray, psth: np.ndarray, ridge: float) -> f
     return 1.0 - sse / sst
 
 
-def task_r2(z, targets, mask) -> float:
-    m = np.asarray(mask, bool)
-    zt, tt = z[m], targets[m]
-    return 1.0 - float(np.sum((zt - tt) ** 2) / np.sum((tt - tt.mean(0)) ** 2))
-
-
 class MultiAreaRNNConfig(ExperimentConfig):
     area_size: int = Field(100, ge=4, description="units per area (80% E)")
     n_iter: int = Field(600, ge=1, description="Adam iterations (BPTT)")
@@ -98,19 +62,6 @@ class MultiAreaRNNConfig(ExperimentConfig):
     output: str = Field("velocity", description="'velocity' or 'emg'")
     n_fp_starts: int = Field(64, ge=1, description="starts per epoch for the fixed-point search")
     m1_data: str | None = Field(None, description="path of the hatsopoulos2007 .npz (default: bundled dataset)")
-
-
-def train_reach_rnn(cfg, area_sizes, *, psth_weight: float, psth_area: int):
-    """Train the two-area Dale RNN of this experiment; returns (model, task, psth, kept variance)."""
-    data = load_m1_reaching(cfg.m1_data)
-    task = delayed_reach_task(data["directions_deg"], t_ms=data["t_ms"], velocity=data["velocity"],
-                              output=cfg.output)
-    psth, kept = psth_targets(data["rates"], cfg.n_pcs)
-    model = DaleRNN(area_sizes, taus_ms=cfg.tau_ms, dt_ms=task.dt_ms, n_iter=cfg.n_iter,
-                    learning_rate=cfg.learning_rate, noise_sd=cfg.noise_sd, psth_weight=psth_weight,
-                    psth_area=psth_area, seed=cfg.seed)
-    model.fit(task, psth if psth_weight > 0 else None)
-    return model, task, psth, kept
 
 
 @experiment("multi-area-rnn", MultiAreaRNNConfig,

@@ -15,13 +15,11 @@ with ``method="euler"``, ``gain_fn=Relu()`` on `to_network`)::
     r(t)      = [x(t)]_+                      (rates >= 0, so signs of W are signs of synapses)
     z(t)      = W_out r(t)                    (readout of the output area's E units)
 
-Dale's law and anatomy by fixed masks (Song et al. 2016, eq. 8): ``W = |W_free| * M * S`` with a 0/1
-connection mask M and ``S_ij = +1`` for E columns j, ``-1`` for I columns. Within an area, E and I units
-connect with probability ``p_local``; between areas only E units project (long-range cortical
-projections are excitatory), with the connection proportion ``proportions[target, source]`` (default
-0.1 feedforward, 0.05 feedback, Kleinman et al. 2021). Inputs reach only the ``input_areas``; the
-readout takes the output area's E units. Because ``|.|``, M and S are applied in the forward pass, no
-gradient step can produce a sign violation (`dale_violations` counts them; it is 0 by construction).
+Dale's law and anatomy by fixed masks (Song et al. 2016, eq. 8; `neurodyn.models.rnn_structure`):
+``W = |W_free| * M * S`` with a 0/1 connection mask M and ``S_ij = +1`` for E columns j, ``-1`` for I
+columns; inter-area projections come from E units only. Because ``|.|``, M and S are applied in the
+forward pass, no gradient step can produce a sign violation (`dale_violations` counts them; it is 0 by
+construction).
 
 Loss (BPTT through `jax.lax.scan`, Adam from optax, gradient clipping)::
 
@@ -36,7 +34,6 @@ ridge regression ``M = (R^T R + alpha I)^{-1} R^T P`` (centred R and P), so grad
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -44,96 +41,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxtyping import Array, Float
+
 from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
-from neurodyn.dynamics.gain import GainFunction
 from neurodyn.models.base import NeurodynEstimator
+from neurodyn.models.rnn_structure import RNNStructure, Relu, dale_rnn_structure
+from neurodyn.models.tasks import DelayedReachTask
 from neurodyn.network import Network
 from neurodyn.progress import progress
 
 __all__ = ["DaleRNN", "RNNStructure", "Relu", "dale_rnn_structure", "psth_fit"]
-
-
-@dataclass(frozen=True)
-class Relu(GainFunction):
-    """Rectified-linear gain ``f(x; g) = max(g x, 0)`` (the rate function of Dale RNNs, Song et al. 2016)."""
-
-    def __call__(self, x, g=1.0):
-        return jnp.maximum(g * x, 0.0)
-
-
-@dataclass(frozen=True, eq=False)
-class RNNStructure:
-    """Fixed architecture: cell types, areas, sign vector, masks and time constants (module docstring)."""
-
-    area_sizes: tuple[int, ...]
-    area_names: tuple[str, ...]
-    cell_types: tuple[str, ...]
-    areas: tuple[str, ...]
-    sign: np.ndarray          # (N,) +1 E, -1 I
-    mask: np.ndarray          # (N, N) 0/1 connection mask, [post, pre]
-    input_mask: np.ndarray    # (N, n_in)
-    output_mask: np.ndarray   # (n_out, N)
-    tau: np.ndarray           # (N,) ms
-
-    @property
-    def n(self) -> int:
-        return int(self.sign.size)
-
-    def area_index(self, area: int) -> np.ndarray:
-        return np.where(np.asarray(self.areas) == self.area_names[area])[0]
-
-
-def dale_rnn_structure(area_sizes=(100, 100), n_inputs: int = 3, n_outputs: int = 2, *, e_fraction: float = 0.8,
-                       p_local: float = 1.0, proportions=None, input_areas=(0,), output_area: int = -1,
-                       taus_ms=50.0, names=None, seed: int = 0) -> RNNStructure:
-    """Sign vector and masks of a multi-area Dale RNN (module docstring). Areas list E units first."""
-    sizes = tuple(positive_int(f"area_sizes[{i}]", s, 2) for i, s in enumerate(area_sizes))
-    A = len(sizes)
-    if A == 0:
-        fail("area_sizes", area_sizes, "at least one area")
-    e_fraction = in_range("e_fraction", e_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
-    p_local = in_range("p_local", p_local, 0.0, 1.0, lo_open=True)
-    names = tuple(f"A{i + 1}" for i in range(A)) if names is None else tuple(map(str, names))
-    if len(names) != A:
-        fail("names", names, f"{A} area labels")
-    if proportions is None:
-        P = np.zeros((A, A))
-        for s in range(A - 1):
-            P[s + 1, s], P[s, s + 1] = 0.1, 0.05
-    else:
-        P = finite_array("proportions", proportions)
-        if P.shape != (A, A) or np.any(P < 0) or np.any(P > 1):
-            fail("proportions", P, f"an ({A}, {A}) matrix [target, source] of values in [0, 1]")
-    taus = np.broadcast_to(finite_array("taus_ms", taus_ms), (A,))
-    output_area = int(output_area) % A
-    rng = np.random.default_rng(seed)
-    n = sum(sizes)
-    off = np.concatenate([[0], np.cumsum(sizes)])
-    n_e = [max(1, int(round(e_fraction * s))) for s in sizes]
-    sign = np.zeros(n)
-    cell, areas, tau = [], [], np.zeros(n)
-    for a, s in enumerate(sizes):
-        sign[off[a]:off[a] + n_e[a]] = 1.0
-        sign[off[a] + n_e[a]:off[a + 1]] = -1.0
-        cell += ["E"] * n_e[a] + ["I"] * (s - n_e[a])
-        areas += [names[a]] * s
-        tau[off[a]:off[a + 1]] = positive(f"taus_ms[{a}]", float(taus[a]))
-    mask = np.zeros((n, n))
-    for t in range(A):
-        for s in range(A):
-            rows = slice(off[t], off[t + 1])
-            if s == t:
-                mask[rows, off[s]:off[s + 1]] = rng.random((sizes[t], sizes[s])) < p_local
-            elif P[t, s] > 0:
-                mask[rows, off[s]:off[s] + n_e[s]] = rng.random((sizes[t], n_e[s])) < P[t, s]
-    np.fill_diagonal(mask, 0.0)
-    in_mask = np.zeros((n, positive_int("n_inputs", n_inputs)))
-    for a in input_areas:
-        a = int(a) % A
-        in_mask[off[a]:off[a + 1]] = 1.0
-    out_mask = np.zeros((positive_int("n_outputs", n_outputs), n))
-    out_mask[:, off[output_area]:off[output_area] + n_e[output_area]] = 1.0
-    return RNNStructure(sizes, names, tuple(cell), tuple(areas), sign, mask, in_mask, out_mask, tau)
 
 
 def _check_task(X):
@@ -153,7 +70,7 @@ def _run(params, mask, sign, in_mask, out_mask, tau, inputs, key, noise_sd, dt, 
     W = _effective_W(params["W"], mask, sign)
     W_in = params["W_in"] * in_mask
     W_out = params["W_out"] * out_mask
-    drive = inputs @ W_in.T + params["b"]                        # (C, T, N)
+    drive = inputs @ W_in.T + params["b"]                        # (conditions, time, neurons)
     x0 = jnp.broadcast_to(params["x0"], drive.shape[:1] + params["x0"].shape)
 
     def step(x, inp):
@@ -166,13 +83,14 @@ def _run(params, mask, sign, in_mask, out_mask, tau, inputs, key, noise_sd, dt, 
 
     T = inputs.shape[1]
     _, xs = jax.lax.scan(step, x0, (jnp.swapaxes(drive, 0, 1), jnp.arange(T)))
-    x = jnp.swapaxes(xs, 0, 1)                                   # (C, T, N): x at the grid times
+    x = jnp.swapaxes(xs, 0, 1)                                   # (conditions, time, neurons): at the grid times
     r = jnp.maximum(x, 0.0)
     return x, r, r @ W_out.T
 
 
-def psth_fit(rates, psth, ridge: float = 1e-2):
-    """R^2 of the ridge map from rates (C, T, n) to PSTHs (C, T, k), both centred; also the map (n x k).
+def psth_fit(rates: Float[Array, "conditions time neurons"], psth: Float[Array, "conditions time readouts"],
+             ridge: float = 1e-2) -> tuple[Float[Array, ""], Float[Array, "neurons readouts"]]:
+    """R^2 of the ridge map from rates to PSTHs, both centred; also the map (neurons x readouts).
 
     ``M = (R^T R + ridge * tr(R^T R)/n I)^{-1} R^T P``; ``R^2 = 1 - ||P - R M||^2 / ||P||^2`` (JAX, differentiable).
     """
@@ -202,11 +120,11 @@ class DaleRNN(NeurodynEstimator):
     spectral_radius : spectral radius of the initial effective W.
     seed : masks, initial weights and noise.
 
-    Contract (`neurodyn.models.base`). ``X`` is a task (an object with ``inputs`` (C, T, n_in), ``targets``
-    (C, T, n_out), ``mask`` (C, T) and ``t_ms``, e.g. `DelayedReachTask`) or, for the methods that only
-    need inputs, an input array (C, T, n_in). ``fit(X, psth)`` returns self. The RNN has no posterior
-    over latents: ``transform(X)`` is its unit activity, the rates ``r = [x]_+`` (C, T, N), of the
-    noise-free network driven by the inputs; ``predict(X)`` its outputs ``z = W_out r`` (C, T, n_out);
+    Contract (`neurodyn.models.base`). ``X`` is a task (an object with ``inputs`` (conditions, time, inputs),
+    ``targets`` (conditions, time, outputs), ``mask`` (conditions, time) and ``t_ms``, e.g. `DelayedReachTask`) or, for the methods that only
+    need inputs, an input array (conditions, time, inputs). ``fit(X, psth)`` returns self. The RNN has no posterior
+    over latents: ``transform(X)`` is its unit activity, the rates ``r = [x]_+`` (conditions, time, neurons), of the
+    noise-free network driven by the inputs; ``predict(X)`` its outputs ``z = W_out r`` (conditions, time, outputs);
     `simulate` returns ``(x, r, z)`` with optional recurrent noise. Noise model (fitted in ``fit``):
     the targets are the noise-free outputs plus Gaussian noise, ``z* ~ N(z, diag(s^2))`` on the masked
     bins, ``s^2`` the per-output mean squared training residual (its maximum-likelihood estimate), so
@@ -273,11 +191,12 @@ class DaleRNN(NeurodynEstimator):
         return (jnp.asarray(st.mask), jnp.asarray(st.sign), jnp.asarray(st.input_mask), jnp.asarray(st.output_mask),
                 jnp.asarray(st.tau))
 
-    def fit(self, X, psth=None, y=None) -> "DaleRNN":
+    def fit(self, X: DelayedReachTask, psth: Float[np.ndarray, "conditions time readouts"] | None = None,
+            y=None) -> "DaleRNN":
         """Train on a task ``X`` (a `DelayedReachTask` or any object with ``inputs``, ``targets``, ``mask``,
         ``t_ms``).
 
-        ``psth``: (C, T, k) recorded activity of the same conditions and times for the PSTH term (e.g.
+        ``psth``: (conditions, time, k) recorded activity of the same conditions and times for the PSTH term (e.g.
         the top principal components of soft-normalised firing rates), or None.
         """
         self._validate_params()
@@ -358,15 +277,18 @@ class DaleRNN(NeurodynEstimator):
     def _fitted(self):
         self._check_fitted("params_")
 
-    def _inputs(self, X) -> np.ndarray:
+    def _inputs(self, X):
         U = finite_array("inputs", X.inputs if hasattr(X, "inputs") else X, ndim=3)
         if U.shape[2] != self.structure_.input_mask.shape[1]:
             fail("inputs", U, f"{self.structure_.input_mask.shape[1]} input channels")
         return U
 
-    def simulate(self, X, *, noise_sd: float = 0.0, seed: int = 0):
-        """``(x, r, z)``: states, rates (C, T, N) and outputs (C, T, n_out) for a task or inputs (C, T, n_in),
-        with recurrent noise of SD ``noise_sd`` (module docstring) when it is > 0."""
+    def simulate(self, X: Float[np.ndarray, "conditions time inputs"], *, noise_sd: float = 0.0,
+                 seed: int = 0) -> tuple[Float[np.ndarray, "conditions time neurons"],
+                                         Float[np.ndarray, "conditions time neurons"],
+                                         Float[np.ndarray, "conditions time readouts"]]:
+        """``(x, r, z)``: states, rates (conditions, time, neurons) and outputs (conditions, time, outputs)
+        for a task or inputs (conditions, time, inputs), with recurrent noise of SD ``noise_sd`` (module docstring) when it is > 0."""
         self._fitted()
         U = self._inputs(X)
         noise_sd = in_range("noise_sd", noise_sd, 0.0, np.inf)
@@ -375,15 +297,15 @@ class DaleRNN(NeurodynEstimator):
                        float(self.dt_ms), noisy=noise_sd > 0)
         return np.asarray(x), np.asarray(r), np.asarray(z)
 
-    def transform(self, X) -> np.ndarray:
-        """Unit activity: the rates ``r = [x]_+`` (C, T, N) of the noise-free network (class docstring)."""
+    def transform(self, X: Float[np.ndarray, "conditions time inputs"]) -> Float[np.ndarray, "conditions time neurons"]:
+        """Unit activity: the rates ``r = [x]_+`` (conditions, time, neurons) of the noise-free network (class docstring)."""
         return self.simulate(X)[1]
 
-    def predict(self, X) -> np.ndarray:
-        """Outputs ``z = W_out r`` (C, T, n_out) of the noise-free network."""
+    def predict(self, X: Float[np.ndarray, "conditions time inputs"]) -> Float[np.ndarray, "conditions time readouts"]:
+        """Outputs ``z = W_out r`` (conditions, time, outputs) of the noise-free network."""
         return self.simulate(X)[2]
 
-    def score(self, X, y=None) -> float:
+    def score(self, X: DelayedReachTask, y=None) -> float:
         """Mean Gaussian log-likelihood per observed (masked) bin of the task's targets (class docstring)."""
         task = _check_task(X)
         z = self.predict(task)
@@ -395,8 +317,8 @@ class DaleRNN(NeurodynEstimator):
         ll = -0.5 * np.log(2 * np.pi * s2) - 0.5 * (Z[m] - z[m]) ** 2 / s2
         return float(np.sum(ll) / max(int(m.sum()), 1))
 
-    def sample(self, X, seed: int = 0) -> np.ndarray:
-        """Targets (C, T, n_out) drawn from the noise model: ``z + N(0, diag(noise_variance_))``."""
+    def sample(self, X: Float[np.ndarray, "conditions time inputs"], seed: int = 0) -> Float[np.ndarray, "conditions time readouts"]:
+        """Targets (conditions, time, outputs) drawn from the noise model: ``z + N(0, diag(noise_variance_))``."""
         z = self.predict(X)
         rng = np.random.default_rng(seed)
         return z + rng.standard_normal(z.shape) * np.sqrt(self.noise_variance_)
@@ -420,24 +342,26 @@ class DaleRNN(NeurodynEstimator):
                                                              ("sign", "mask", "input_mask", "output_mask", "tau")))
 
     @property
-    def W_(self) -> np.ndarray:
-        """Effective recurrent weights ``|W_free| * M * S`` (N x N)."""
+    def W_(self) -> Float[np.ndarray, "neurons neurons"]:
+        """Effective recurrent weights ``|W_free| * M * S`` (neurons x neurons)."""
         self._fitted()
         st = self.structure_
         return np.asarray(_effective_W(self.params_["W"], jnp.asarray(st.mask), jnp.asarray(st.sign)))
 
     @property
-    def W_in_(self) -> np.ndarray:
+    def W_in_(self) -> Float[np.ndarray, "neurons inputs"]:
+        """Effective input weights ``W_in * input_mask`` (neurons x inputs)."""
         self._fitted()
         return np.asarray(self.params_["W_in"]) * self.structure_.input_mask
 
     @property
-    def W_out_(self) -> np.ndarray:
+    def W_out_(self) -> Float[np.ndarray, "readouts neurons"]:
+        """Effective readout weights ``W_out * output_mask`` (outputs x neurons)."""
         self._fitted()
         return np.asarray(self.params_["W_out"]) * self.structure_.output_mask
 
-    def input_drive(self, inputs) -> np.ndarray:
-        """``h = W_in u + b`` (C, T, N): the external input of the equivalent `Network`."""
+    def input_drive(self, inputs: Float[np.ndarray, "conditions time inputs"]) -> Float[np.ndarray, "conditions time neurons"]:
+        """``h = W_in u + b`` (conditions, time, neurons): the external input of the equivalent `Network`."""
         return np.asarray(self._inputs(inputs)) @ self.W_in_.T + np.asarray(self.params_["b"])
 
     def dale_violations(self) -> int:

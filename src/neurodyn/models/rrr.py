@@ -8,6 +8,7 @@ The maths (closed form ``B_RRR = B_OLS V_m V_m^T``, predictive dimensions, cross
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, in_range, positive_int
 from neurodyn.analysis.communication import check_pair, one_minus_nse, rrr_fit_coefficients
@@ -53,7 +54,9 @@ class ReducedRankRegression(NeurodynEstimator):
         self.rank = rank
         self.ridge = ridge
 
-    def fit(self, X, y=None) -> "ReducedRankRegression":
+    def fit(self, X: Float[np.ndarray, "*batch neurons"],
+            y: Float[np.ndarray, "*batch readouts"] | None = None) -> "ReducedRankRegression":
+        """Fit ``B_RRR`` (rank ``rank``, ridge ``ridge``) from source ``X`` to target ``y`` (module docstring)."""
         rank = positive_int("rank", self.rank)
         ridge = in_range("ridge", self.ridge, 0.0, np.inf)
         if y is None:
@@ -76,19 +79,19 @@ class ReducedRankRegression(NeurodynEstimator):
         self.noise_variance_ = np.maximum(np.mean(resid ** 2, 0), 1e-12 * max(float(np.var(Y)), 1e-300))
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch latents"]:
         """Projections onto the predictive dimensions, ``(X - mean_train X) Q``, shape ``(..., m)``."""
         self._check_fitted("coef_")
         X2, lead = _lead_2d("source", X, self.coef_.shape[0])
         return ((X2 - self.x_mean_) @ self.predictive_dimensions_).reshape(lead + (-1,))
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch readouts"]:
         """``X B_RRR + b``, shape ``(..., q)``."""
         self._check_fitted("coef_")
         X2, lead = _lead_2d("source", X, self.coef_.shape[0])
         return (X2 @ self.coef_ + self.intercept_).reshape(lead + (-1,))
 
-    def score(self, X, y) -> float:
+    def score(self, X: Float[np.ndarray, "*batch neurons"], y: Float[np.ndarray, "*batch readouts"]) -> float:
         """Mean Gaussian log-likelihood per observed bin (class docstring; higher is better)."""
         pred = self.predict(X).reshape(-1, self.coef_.shape[1])
         Y, _ = _lead_2d("target", y, self.coef_.shape[1])
@@ -98,7 +101,7 @@ class ReducedRankRegression(NeurodynEstimator):
         ll = -0.5 * np.log(2 * np.pi * s2) - 0.5 * (Y - pred) ** 2 / s2
         return float(np.sum(ll) / Y.shape[0])
 
-    def sample(self, X, seed: int = 0) -> np.ndarray:
+    def sample(self, X: Float[np.ndarray, "*batch neurons"], seed: int = 0) -> Float[np.ndarray, "*batch readouts"]:
         """Targets drawn from ``N(X B_RRR + b, diag(noise_variance_))`` for the source ``X``."""
         pred = self.predict(X)
         rng = np.random.default_rng(seed)

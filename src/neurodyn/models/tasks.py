@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Bool, Float
 
 from neurodyn.validation import fail, finite_array, positive, positive_int
 
@@ -32,28 +33,32 @@ __all__ = ["DelayedReachTask", "delayed_reach_task", "minimum_jerk_velocity"]
 
 @dataclass(frozen=True, eq=False)
 class DelayedReachTask:
-    """Inputs ``(C, T, 3)``, targets ``(C, T, n_out)``, loss mask ``(C, T)`` on the grid ``t_ms``."""
+    """Inputs ``(conditions, time, 3)``, targets ``(conditions, time, outputs)``, loss mask
+    ``(conditions, time)`` on the grid ``t_ms``."""
 
-    t_ms: np.ndarray
-    inputs: np.ndarray
-    targets: np.ndarray
-    mask: np.ndarray
-    directions_deg: np.ndarray
+    t_ms: Float[np.ndarray, "time"]
+    inputs: Float[np.ndarray, "conditions time inputs"]
+    targets: Float[np.ndarray, "conditions time readouts"]
+    mask: Bool[np.ndarray, "conditions time"]
+    directions_deg: Float[np.ndarray, "conditions"]
     target_on_ms: float
     go_ms: float
     output: str
 
     @property
     def dt_ms(self) -> float:
+        """Time step of the grid (ms)."""
         return float(self.t_ms[1] - self.t_ms[0])
 
     @property
     def n_conditions(self) -> int:
+        """Number of conditions (reach directions)."""
         return int(self.inputs.shape[0])
 
 
-def minimum_jerk_velocity(t_ms, directions_deg, onset_ms: float = 0.0, duration_ms: float = 400.0) -> np.ndarray:
-    """``(C, T, 2)`` minimum-jerk velocity profiles (peak 1.875, unit displacement / duration)."""
+def minimum_jerk_velocity(t_ms: Float[np.ndarray, "time"], directions_deg: Float[np.ndarray, "conditions"],
+                          onset_ms: float = 0.0, duration_ms: float = 400.0) -> Float[np.ndarray, "conditions time 2"]:
+    """``(conditions, time, 2)`` minimum-jerk velocity profiles (peak 1.875, unit displacement / duration)."""
     t = finite_array("t_ms", t_ms, ndim=1)
     th = np.radians(finite_array("directions_deg", directions_deg, ndim=1))
     s = np.clip((t - onset_ms) / positive("duration_ms", duration_ms), 0.0, 1.0)
@@ -61,20 +66,22 @@ def minimum_jerk_velocity(t_ms, directions_deg, onset_ms: float = 0.0, duration_
     return prof[None, :, None] * np.stack([np.cos(th), np.sin(th)], axis=1)[:, None, :]
 
 
-def delayed_reach_task(directions_deg=None, *, t_ms=None, target_on_ms: float = -700.0, go_ms: float = -300.0,
+def delayed_reach_task(directions_deg: Float[np.ndarray, "conditions"] | None = None, *,
+                       t_ms: Float[np.ndarray, "time"] | None = None, target_on_ms: float = -700.0, go_ms: float = -300.0,
                        go_duration_ms: float | None = None, movement_onset_ms: float = 0.0,
-                       reach_duration_ms: float = 400.0, output: str = "velocity", velocity=None,
+                       reach_duration_ms: float = 400.0, output: str = "velocity",
+                       velocity: Float[np.ndarray, "conditions time 2"] | None = None,
                        n_muscles: int = 6, mask_from_ms: float | None = None) -> DelayedReachTask:
     """Build the delayed-reach task (module docstring).
 
     Parameters
     ----------
-    directions_deg : (C,) array, optional
+    directions_deg : (conditions,) array, optional
         Reach directions (default the 8 center-out directions 0, 45, ..., 315).
-    t_ms : (T,) array, optional
+    t_ms : (time,) array, optional
         Uniform time grid (default -800 .. 400 ms in 10-ms bins, the grid of the bundled M1 data, aligned
         to movement onset).
-    velocity : (C, T, 2) array, optional
+    velocity : (conditions, time, 2) array, optional
         Recorded hand velocity to use as the target (else minimum-jerk profiles).
     mask_from_ms : float, optional
         Score the output only from this time on (default: the whole trial).
@@ -90,13 +97,13 @@ def delayed_reach_task(directions_deg=None, *, t_ms=None, target_on_ms: float = 
         fail("go_ms", go_ms, f"t_ms[0]={t[0]} <= target_on_ms={target_on_ms} <= go_ms <= t_ms[-1]={t[-1]}")
     if output not in ("velocity", "emg"):
         fail("output", output, "'velocity' or 'emg'")
-    C, T = dirs.size, t.size
+    n_cond, T = dirs.size, t.size
     th = np.radians(dirs)
     on = (t >= target_on_ms).astype(float)
     go = (t >= go_ms).astype(float)
     if go_duration_ms is not None:
         go = go * (t < go_ms + positive("go_duration_ms", go_duration_ms))
-    inputs = np.zeros((C, T, 3))
+    inputs = np.zeros((n_cond, T, 3))
     inputs[:, :, 0] = np.cos(th)[:, None] * on
     inputs[:, :, 1] = np.sin(th)[:, None] * on
     inputs[:, :, 2] = go
@@ -104,8 +111,8 @@ def delayed_reach_task(directions_deg=None, *, t_ms=None, target_on_ms: float = 
         v = minimum_jerk_velocity(t, dirs, movement_onset_ms, reach_duration_ms)
     else:
         v = finite_array("velocity", velocity)
-        if v.shape != (C, T, 2):
-            fail("velocity", v, f"shape ({C}, {T}, 2) (conditions, time, [vx, vy])")
+        if v.shape != (n_cond, T, 2):
+            fail("velocity", v, f"shape ({n_cond}, {T}, 2) (conditions, time, [vx, vy])")
     if output == "velocity":
         targets = v
     else:
@@ -114,6 +121,7 @@ def delayed_reach_task(directions_deg=None, *, t_ms=None, target_on_ms: float = 
         speed = np.linalg.norm(v, axis=-1)
         tuning = np.maximum(np.cos(th[:, None] - phi[None, :]), 0.0)
         targets = speed[:, :, None] * (tuning[:, None, :] + 0.1)
-    mask = np.ones((C, T), bool) if mask_from_ms is None else np.broadcast_to(t >= mask_from_ms, (C, T)).copy()
+    mask = (np.ones((n_cond, T), bool) if mask_from_ms is None
+            else np.broadcast_to(t >= mask_from_ms, (n_cond, T)).copy())
     return DelayedReachTask(t_ms=t, inputs=inputs, targets=targets, mask=mask, directions_deg=dirs,
                             target_on_ms=float(target_on_ms), go_ms=float(go_ms), output=output)

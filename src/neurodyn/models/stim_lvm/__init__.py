@@ -2,7 +2,9 @@
 
 `StimLVM` fits non-stimulated and stimulated trial-averaged rates with GP-prior latents read out through
 a fixed factor-analysis readout, a low-rank additive stimulation term and a rectified, shaped Poisson
-likelihood (§8.1, §8.2, §8.4); `nulls` builds the §8.3 null fits, `metrics` the contraction factor,
+likelihood (§8.1, §8.2, §8.4): `prior` (GP priors, rotation), `initial` (readout, initial values),
+`inputs` (data checks), `objective`, `optimize` (L-BFGS), `posterior` (Laplace) and `model` (the
+estimator); `nulls` builds the §8.3 null fits, `metrics` the contraction factor,
 distortion, deviance and single-trial covariance tests (§8.5-§8.8), and `simulate` the validation
 datasets of §8.5.
 """
@@ -29,7 +31,9 @@ from neurodyn.models.stim_lvm.metrics import (
     procrustes_align,
     single_trial_covariance_tests,
 )
-from neurodyn.models.stim_lvm.model import StimLVM, fa_readout, gp_cholesky, rotation_from_params, segment_labels
+from neurodyn.models.stim_lvm.initial import fa_readout
+from neurodyn.models.stim_lvm.model import StimLVM
+from neurodyn.models.stim_lvm.prior import gp_cholesky, rotation_from_params, segment_labels
 from neurodyn.models.stim_lvm.nulls import null_distortions, poisson_null_data, refit, shuffle_labels
 from neurodyn.models.stim_lvm.simulate import (
     additive_delta,

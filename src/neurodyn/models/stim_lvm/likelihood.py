@@ -75,6 +75,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 
 from neurodyn.validation import finite_array, positive
 
@@ -88,17 +89,17 @@ EPS = 0.5               # spikes/s
 ETA = 0.01
 
 
-def rectify(y, kappa: float = KAPPA_HZ, eps: float = EPS):
+def rectify(y: Float[Array, "*batch"], kappa: float = KAPPA_HZ, eps: float = EPS) -> Float[Array, "*batch"]:
     """Softplus rectification ``g(y) = eps + softplus(kappa (y - eps)) / kappa`` (seed 001 §8.4)."""
     return eps + jax.nn.softplus(kappa * (y - eps)) / kappa
 
 
-def rectify_grad(y, kappa: float = KAPPA_HZ, eps: float = EPS):
+def rectify_grad(y: Float[Array, "*batch"], kappa: float = KAPPA_HZ, eps: float = EPS) -> Float[Array, "*batch"]:
     """``g'(y) = sigmoid(kappa (y - eps))``."""
     return jax.nn.sigmoid(kappa * (y - eps))
 
 
-def poisson_gradient(y, yhat, kappa: float = KAPPA_HZ, eps: float = EPS):
+def poisson_gradient(y: Float[Array, "*batch"], yhat: Float[Array, "*batch"], kappa: float = KAPPA_HZ, eps: float = EPS) -> Float[Array, "*batch"]:
     """``f0(y, yhat) = g'(y) (g(yhat)/g(y) - 1)``: gradient of the rectified Poisson term (§8.4)."""
     return rectify_grad(y, kappa, eps) * (rectify(yhat, kappa, eps) / rectify(y, kappa, eps) - 1.0)
 
@@ -110,7 +111,7 @@ def _slope_sign(y, s, kappa, eps):
 
 
 @partial(jax.jit, static_argnames=("kappa", "eps", "n_iter"))
-def steepest_point(yhat, kappa: float = KAPPA_HZ, eps: float = EPS, n_iter: int = 100):
+def steepest_point(yhat: Float[Array, "*batch"], kappa: float = KAPPA_HZ, eps: float = EPS, n_iter: int = 100) -> Float[Array, "*batch"]:
     """``U(yhat) = argmax_y f0(y, yhat)`` by bisection on [eps - 40/kappa, max(yhat, eps - 40/kappa)].
 
     The sign of df0/dy (module docstring) is positive at the left end and negative at y = yhat.
@@ -131,7 +132,8 @@ def steepest_point(yhat, kappa: float = KAPPA_HZ, eps: float = EPS, n_iter: int 
 
 
 @partial(jax.jit, static_argnames=("kappa", "eps", "eta"))
-def shaped_loglik(y, yhat, U=None, kappa: float = KAPPA_HZ, eps: float = EPS, eta: float = ETA):
+def shaped_loglik(y: Float[Array, "*batch"], yhat: Float[Array, "*batch"], U: Float[Array, "*batch"] | None = None, kappa: float = KAPPA_HZ, eps: float = EPS,
+                  eta: float = ETA) -> Float[Array, "*batch"]:
     """Shaped log-likelihood per unit ``m * dt`` (module docstring)::
 
         L(y, yhat) = L0(max(y, U), yhat) + f0(U, yhat) min(y - U, 0) + eta (y - g(y))
@@ -148,7 +150,8 @@ def shaped_loglik(y, yhat, U=None, kappa: float = KAPPA_HZ, eps: float = EPS, et
 
 
 @partial(jax.jit, static_argnames=("kappa", "eps", "eta"))
-def shaped_gradient(y, yhat, U=None, kappa: float = KAPPA_HZ, eps: float = EPS, eta: float = ETA):
+def shaped_gradient(y: Float[Array, "*batch"], yhat: Float[Array, "*batch"], U: Float[Array, "*batch"] | None = None, kappa: float = KAPPA_HZ, eps: float = EPS,
+                    eta: float = ETA) -> Float[Array, "*batch"]:
     """``f(y, yhat) = f0(max(y, U), yhat) + eta (1 - g'(y))`` in closed form (the derivative of h, §8.4)."""
     if U is None:
         U = steepest_point(yhat, kappa, eps)
@@ -156,14 +159,17 @@ def shaped_gradient(y, yhat, U=None, kappa: float = KAPPA_HZ, eps: float = EPS, 
             + eta * (1.0 - rectify_grad(y, kappa, eps)))
 
 
-def total_loglik(rates, observed, n_trials, dt_s: float, U=None, kappa: float = KAPPA_HZ, eps: float = EPS,
-                 eta: float = ETA):
+def total_loglik(rates: Float[Array, "conditions time neurons"], observed: Float[Array, "conditions time neurons"],
+                 n_trials: Float[Array, "#conditions #time #neurons"], dt_s: float,
+                 U: Float[Array, "conditions time neurons"] | None = None, kappa: float = KAPPA_HZ, eps: float = EPS,
+                 eta: float = ETA) -> Float[Array, ""]:
     """``sum_{c,t,d} m_{c,t,d} dt L(rate, yhat)`` (seed 001 §8.4); rates and observations in spikes/s."""
     return jnp.sum(n_trials * dt_s * shaped_loglik(rates, observed, U, kappa, eps, eta))
 
 
-def poisson_deviance(rates, observed, n_trials, dt_s: float, kappa: float = KAPPA_HZ, eps: float = EPS,
-                     axis_neurons: int = -1):
+def poisson_deviance(rates: Float[np.ndarray, "*batch neurons"], observed: Float[np.ndarray, "*batch neurons"],
+                     n_trials: Float[np.ndarray, "*#batch #neurons"], dt_s: float, kappa: float = KAPPA_HZ,
+                     eps: float = EPS, axis_neurons: int = -1) -> tuple[float, float]:
     """Poisson deviance per observation with its jackknife standard error over neurons (seed 001 §8.7).
 
     With trial-summed counts ``k = m dt yhat`` and fitted means ``lam = m dt g(x)``::
@@ -171,7 +177,7 @@ def poisson_deviance(rates, observed, n_trials, dt_s: float, kappa: float = KAPP
         D = 2 sum_{c,t,d} [ k log(k / lam) - (k - lam) ]      (k log k := 0 at k = 0)
 
     normalised by the number of observations (entries with m > 0). The jackknife leaves one neuron out
-    at a time: ``SE = sqrt((D-1)/D_n sum_j (d_(-j) - mean)^2)`` over the D_n leave-one-out means.
+    at a time: ``SE = sqrt((N-1)/N sum_j (d_(-j) - mean)^2)`` over the N leave-one-out means.
     Returns ``(deviance_per_obs, jackknife_se)``.
     """
     x = finite_array("rates", rates)

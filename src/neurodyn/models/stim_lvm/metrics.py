@@ -1,6 +1,6 @@
 """Summaries of a fitted `StimLVM` (seed 001 Methods §8.5-§8.8).
 
-* §8.5 effective contraction factor. With Zbar_t, Zbar~_t the K x C latents at time t centred across
+* §8.5 effective contraction factor. With Zbar_t, Zbar~_t the latents x conditions matrices at time t centred across
   conditions, and C the readout::
 
       beta_t^2 = sum_n Var_c[(C z~_t)_n] / sum_n Var_c[(C z_t)_n] = |C Zbar~_t|_F^2 / |C Zbar_t|_F^2
@@ -16,7 +16,7 @@
   P^T S^{-1/2} m, ``b^T Q b = sum_j lam_j (u_j + delta_j)^2``, u ~ N(0, I); its CDF is computed by
   Imhof's (1961) inversion formula.
 * §8.6 distortion: Procrustes superposition (translation, rotation, reflection; no scaling) of the
-  K x CT stimulated latents onto the non-stimulated ones, projection through C and the Euclidean
+  latents x (conditions time) stimulated latents onto the non-stimulated ones, projection through C and the Euclidean
   distance summed over conditions and peri-stimulation bins::
 
       D = sum_{c, t in window} | C (T (z~_{c,t} - mean z~) + mean z - z_{c,t}) |_2,    T^T T = I
@@ -32,22 +32,30 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.integrate
 import scipy.linalg
 import scipy.optimize
+from jaxtyping import Bool, Float, Int
 from scipy.stats import special_ortho_group
 
 from neurodyn.validation import fail, finite_array, in_range, positive_int
 from neurodyn.models.stim_lvm.likelihood import poisson_deviance
+
+if TYPE_CHECKING:
+    from neurodyn.models.stim_lvm.model import StimLVM
 
 __all__ = ["contraction_factor", "contraction_factor_ci", "gen_chi2_params", "gen_chi2_cdf", "gen_chi2_ppf",
            "procrustes_align", "distortion", "null_threshold", "deviance_per_observation",
            "correlation_matrix_distance", "single_trial_covariance_tests"]
 
 
-def contraction_factor(z, z_stim, readout) -> np.ndarray:
-    """``beta_t = |C Zbar~_t|_F / |C Zbar_t|_F`` for latents (..., C, T, K); returns (..., T)."""
+def contraction_factor(z: Float[np.ndarray, "*batch conditions time latents"], z_stim: Float[np.ndarray, "*batch conditions time latents"],
+                       readout: Float[np.ndarray, "neurons latents"]) -> Float[np.ndarray, "*batch time"]:
+    """``beta_t = |C Zbar~_t|_F / |C Zbar_t|_F`` for latents (..., conditions, time, latents); returns
+    (..., time)."""
     z = np.asarray(z, float)
     zs = np.asarray(z_stim, float)
     if z.shape != zs.shape or z.ndim < 3 or z.shape[-3] < 2:
@@ -63,7 +71,8 @@ def contraction_factor(z, z_stim, readout) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- generalised chi-square
-def gen_chi2_params(mean, cov, Q):
+def gen_chi2_params(mean: Float[np.ndarray, "dim"], cov: Float[np.ndarray, "dim dim"],
+                    Q: Float[np.ndarray, "dim dim"]) -> tuple[Float[np.ndarray, "dim"], Float[np.ndarray, "dim"]]:
     """Weights and non-centralities of ``b^T Q b``, ``b ~ N(mean, cov)`` (Q, cov symmetric PSD)."""
     m = np.asarray(mean, float)
     S = np.asarray(cov, float)
@@ -81,7 +90,8 @@ def gen_chi2_params(mean, cov, Q):
     return lam, delta ** 2, const
 
 
-def gen_chi2_cdf(x: float, weights, noncentrality, const: float = 0.0) -> float:
+def gen_chi2_cdf(x: float, weights: Float[np.ndarray, "dim"], noncentrality: Float[np.ndarray, "dim"],
+                 const: float = 0.0) -> float:
     """``P(sum_j w_j chi2_1(nc_j) + const <= x)`` by Imhof's formula (Simpson's rule on a grid that
     resolves the oscillation of theta and reaches where the envelope 1/(u rho(u)) < 1e-6)::
 
@@ -119,7 +129,8 @@ def gen_chi2_cdf(x: float, weights, noncentrality, const: float = 0.0) -> float:
     return float(np.clip(0.5 - val / np.pi, 0.0, 1.0))
 
 
-def gen_chi2_ppf(q: float, weights, noncentrality, const: float = 0.0) -> float:
+def gen_chi2_ppf(q: float, weights: Float[np.ndarray, "dim"], noncentrality: Float[np.ndarray, "dim"],
+                 const: float = 0.0) -> float:
     """Quantile of the generalised chi-square (root of `gen_chi2_cdf` - q, Brent's method)."""
     q = in_range("q", q, 0.0, 1.0, lo_open=True, hi_open=True)
     w = np.asarray(weights, float)
@@ -131,7 +142,7 @@ def gen_chi2_ppf(q: float, weights, noncentrality, const: float = 0.0) -> float:
     return float(scipy.optimize.brentq(lambda x: gen_chi2_cdf(x, w, nc, const) - q, lo, hi, xtol=1e-12 * max(hi, 1)))
 
 
-def contraction_factor_ci(model, level: float = 0.95, n_samples: int = 200, seed: int = 0,
+def contraction_factor_ci(model: StimLVM, level: float = 0.95, n_samples: int = 200, seed: int = 0,
                           max_ms: float | None = 200.0) -> dict:
     """beta_t with a ``level`` confidence band and its mean over the stimulation window (§8.5).
 
@@ -174,8 +185,10 @@ def contraction_factor_ci(model, level: float = 0.95, n_samples: int = 200, seed
 
 
 # --------------------------------------------------------------------------- distortion (§8.6)
-def procrustes_align(z, z_stim):
-    """Align z~ onto z (both (C, T, K)) by translation and an orthogonal map (rotation or reflection,
+def procrustes_align(z: Float[np.ndarray, "conditions time latents"],
+                     z_stim: Float[np.ndarray, "conditions time latents"]) -> tuple[
+                         Float[np.ndarray, "conditions time latents"], Float[np.ndarray, "latents latents"]]:
+    """Align z~ onto z (both (conditions, time, latents)) by translation and an orthogonal map (rotation or reflection,
     no scaling) via `scipy.linalg.orthogonal_procrustes`; returns ``(aligned z~, T)``."""
     z = finite_array("z", z)
     zs = finite_array("z_stim", z_stim)
@@ -189,7 +202,8 @@ def procrustes_align(z, z_stim):
     return ((B - mb) @ Rm + ma).reshape(z.shape), Rm.T
 
 
-def distortion(z, z_stim, readout, window) -> float:
+def distortion(z: Float[np.ndarray, "conditions time latents"], z_stim: Float[np.ndarray, "conditions time latents"],
+               readout: Float[np.ndarray, "neurons latents"], window: Bool[np.ndarray, "time"]) -> float:
     """§8.6 distortion: sum over conditions and window bins of ``|C (aligned z~ - z)|_2`` (spikes/s)."""
     aligned, _ = procrustes_align(z, z_stim)
     win = np.asarray(window, bool)
@@ -199,7 +213,7 @@ def distortion(z, z_stim, readout, window) -> float:
     return float(np.sum(np.linalg.norm(diff, axis=-1)))
 
 
-def null_threshold(null_values, percentile: float = 95.0) -> float:
+def null_threshold(null_values: Float[np.ndarray, "draws"], percentile: float = 95.0) -> float:
     """The ``percentile`` of a null distribution of distortions (the significance threshold, §8.6)."""
     v = finite_array("null_values", null_values, ndim=1)
     if v.size < 2:
@@ -207,7 +221,7 @@ def null_threshold(null_values, percentile: float = 95.0) -> float:
     return float(np.percentile(v, in_range("percentile", percentile, 0.0, 100.0)))
 
 
-def deviance_per_observation(model) -> tuple[float, float]:
+def deviance_per_observation(model: StimLVM) -> tuple[float, float]:
     """Poisson deviance per observation of the non-stimulated and stimulated data together, with its
     jackknife SE over neurons (§8.7)."""
     x, y = model.rates_
@@ -218,7 +232,7 @@ def deviance_per_observation(model) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- single trials (§8.8)
-def correlation_matrix_distance(A, B) -> float:
+def correlation_matrix_distance(A: Float[np.ndarray, "dim dim"], B: Float[np.ndarray, "dim dim"]) -> float:
     """``d_corr = 1 - tr(A B) / (|A|_F |B|_F)``: 0 when A and B are equal up to scale, at most 1."""
     A = finite_array("A", A, ndim=2)
     B = finite_array("B", B, ndim=2)
@@ -234,7 +248,9 @@ def _inv_sqrt(S):
     return (V / np.sqrt(ev)) @ V.T
 
 
-def single_trial_covariance_tests(states_x, cond_x, states_y, cond_y, n_perm: int = 1000, seed: int = 0) -> dict:
+def single_trial_covariance_tests(states_x: Float[np.ndarray, "trials latents"], cond_x: Int[np.ndarray, "trials"],
+                                  states_y: Float[np.ndarray, "trials2 latents"], cond_y: Int[np.ndarray, "trials2"],
+                                  n_perm: int = 1000, seed: int = 0) -> dict:
     """§8.8 tests on single-trial latent states at the last stimulation bin.
 
     ``states_x`` (n_trials, K) non-stimulated, ``states_y`` stimulated, with condition labels. Returns

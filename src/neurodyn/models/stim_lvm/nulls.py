@@ -21,6 +21,7 @@ keep the readout C of the original fit so all distortions are measured in the sa
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Bool, Float
 
 from neurodyn.validation import fail, finite_array, positive_int
 from neurodyn.models.stim_lvm.likelihood import rectify
@@ -36,15 +37,16 @@ def _trial_list(name, trials):
         return [finite_array(name, tr) for tr in trials]
     out = [finite_array(f"{name}[{i}]", tr, ndim=3) for i, tr in enumerate(trials)]
     if not out:
-        fail(name, trials, "single trials per condition ((C, R, T, D) or a list of (R_c, T, D))")
+        fail(name, trials, "single trials per condition ((conditions, trials, time, neurons) or a list of (trials_c, time, neurons))")
     return out
 
 
-def shuffle_labels(x_trials, y_trials, seed: int = 0) -> dict:
-    """One label shuffle (§8.3). ``x_trials``/``y_trials``: per condition (R_c, T, D) single-trial rates.
+def shuffle_labels(x_trials: Float[np.ndarray, "conditions trials time neurons"] | list, y_trials: Float[np.ndarray, "conditions trials time neurons"] | list, seed: int = 0) -> dict:
+    """One label shuffle (§8.3). ``x_trials``/``y_trials``: per condition (trials_c, time, neurons)
+    single-trial rates.
 
-    Returns ``xhat``, ``yhat`` (C, T, D) averages of the shuffled sets, trial counts ``n_x``, ``n_y``
-    (C,) and the tracked stimulated fractions ``phi_x``, ``phi_y`` (C,).
+    Returns ``xhat``, ``yhat`` (conditions, time, neurons) averages of the shuffled sets, trial counts
+    ``n_x``, ``n_y`` (conditions,) and the tracked stimulated fractions ``phi_x``, ``phi_y`` (conditions,).
     """
     xs = _trial_list("x_trials", x_trials)
     ys = _trial_list("y_trials", y_trials)
@@ -95,8 +97,9 @@ def refit(model: StimLVM, data: dict) -> StimLVM:
                    readout=model.readout_, offset=model.offset_)
 
 
-def null_distortions(model: StimLVM, kind: str, n: int, *, x_trials=None, y_trials=None, window=None,
-                     seed: int = 0) -> np.ndarray:
+def null_distortions(model: StimLVM, kind: str, n: int, *, x_trials: Float[np.ndarray, "conditions trials time neurons"] | list | None = None,
+                     y_trials: Float[np.ndarray, "conditions trials time neurons"] | list | None = None, window: Bool[np.ndarray, "time"] | None = None,
+                     seed: int = 0) -> Float[np.ndarray, "draws"]:
     """Distortions (§8.6) of ``n`` refits under the ``"shuffle"`` or ``"poisson"`` null (§8.3)."""
     if kind not in ("shuffle", "poisson"):
         fail("kind", kind, "'shuffle' or 'poisson'")

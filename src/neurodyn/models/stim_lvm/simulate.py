@@ -1,9 +1,9 @@
 """Simulated stimulation datasets from a (fitted) non-stimulated latent model (seed 001 Methods §8.5).
 
 §8.5 validates the contraction factor "using simulated transformations of real data": start from the
-fitted non-stimulated latents z (C x T x K), readout C and baseline d, apply a known transformation
-during the stimulation window, project to rates, draw Poisson spike counts per trial and refit. Two
-transformations are provided:
+fitted non-stimulated latents z (conditions x time x latents), readout C and baseline d, apply a known
+transformation during the stimulation window, project to rates, draw Poisson spike counts per trial and
+refit. Two transformations are provided:
 
 * ``"additive"``: z~ = z and ``y = C z + d + Delta`` (stimulation only translates the state; the true
   contraction factor is 1 and there is no distortion);
@@ -25,11 +25,17 @@ to 0.79 and its distortion is flagged (570 against a null threshold of 502).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 from neurodyn.models.stim_lvm.likelihood import KAPPA_HZ
-from neurodyn.models.stim_lvm.model import gp_cholesky, segment_labels
+from neurodyn.models.stim_lvm.prior import gp_cholesky, segment_labels
+
+if TYPE_CHECKING:
+    from neurodyn.models.stim_lvm.model import StimLVM
 
 __all__ = ["gp_latents", "synthetic_population", "additive_delta", "stimulated_dataset", "from_fitted"]
 
@@ -38,8 +44,10 @@ def _g(y, kappa, eps):
     return eps + np.logaddexp(0.0, kappa * (y - eps)) / kappa
 
 
-def gp_latents(n_conditions: int, t_ms, n_latents: int, tau_ms: float = 100.0, seed: int = 0) -> np.ndarray:
-    """Draws ``z_{c,:,k} ~ GP(0, exp(-(t-t')^2 / (2 tau^2)))`` (the §8.1 prior), shape (C, T, K)."""
+def gp_latents(n_conditions: int, t_ms: Float[np.ndarray, "time"], n_latents: int, tau_ms: float = 100.0,
+               seed: int = 0) -> Float[np.ndarray, "conditions time latents"]:
+    """Draws ``z_{c,:,k} ~ GP(0, exp(-(t-t')^2 / (2 tau^2)))`` (the §8.1 prior), shape (conditions, time,
+    latents)."""
     n_conditions = positive_int("n_conditions", n_conditions)
     n_latents = positive_int("n_latents", n_latents)
     t = finite_array("t_ms", t_ms, ndim=1)
@@ -48,9 +56,13 @@ def gp_latents(n_conditions: int, t_ms, n_latents: int, tau_ms: float = 100.0, s
     return np.einsum("ts,csk->ctk", L, rng.standard_normal((n_conditions, t.size, n_latents)))
 
 
-def synthetic_population(n_conditions: int = 8, n_neurons: int = 60, n_latents: int = 5, t_ms=None,
-                         tau_ms: float = 100.0, loading_sd: float = 4.0, base_rate=(8.0, 30.0), seed: int = 0):
-    """A non-stimulated latent model ``(readout D x K, offset D, z C x T x K)`` with GP latents.
+def synthetic_population(n_conditions: int = 8, n_neurons: int = 60, n_latents: int = 5,
+                         t_ms: Float[np.ndarray, "time"] | None = None, tau_ms: float = 100.0,
+                         loading_sd: float = 4.0, base_rate: tuple[float, float] = (8.0, 30.0), seed: int = 0) -> tuple[
+                             Float[np.ndarray, "neurons latents"], Float[np.ndarray, "neurons"],
+                             Float[np.ndarray, "conditions time latents"]]:
+    """A non-stimulated latent model ``(readout, offset, z)`` with GP latents (readout neurons x
+    latents, offset per neuron, z conditions x time x latents).
 
     Loadings ~ N(0, loading_sd^2) (spikes/s per unit latent), baselines ~ U(base_rate). Used as the
     "fitted non-stimulated model" when no recording is at hand.
@@ -64,9 +76,9 @@ def synthetic_population(n_conditions: int = 8, n_neurons: int = 60, n_latents: 
     return readout, offset, z
 
 
-def additive_delta(t_ms, n_neurons: int, stim_on_ms: float, stim_off_ms: float, rank: int = 2,
-                   scale: float = 10.0, seed: int = 0) -> np.ndarray:
-    """A low-rank additive stimulation effect Delta (T x D): ``sum_r a_r(t) u_r^T`` with a_r rising at
+def additive_delta(t_ms: Float[np.ndarray, "time"], n_neurons: int, stim_on_ms: float, stim_off_ms: float,
+                   rank: int = 2, scale: float = 10.0, seed: int = 0) -> Float[np.ndarray, "time neurons"]:
+    """A low-rank additive stimulation effect Delta (time x neurons): ``sum_r a_r(t) u_r^T`` with a_r rising at
     onset and decaying (20 ms rise, 60 ms decay after offset) and u_r ~ N(0, scale^2); zero before onset."""
     t = finite_array("t_ms", t_ms, ndim=1)
     rng = np.random.default_rng(seed)
@@ -80,14 +92,16 @@ def additive_delta(t_ms, n_neurons: int, stim_on_ms: float, stim_off_ms: float, 
     return A @ (scale * rng.standard_normal((n_neurons, rank))).T
 
 
-def stimulated_dataset(readout, offset, z, t_ms, stim_on_ms: float, stim_off_ms: float, *,
-                       kind: str = "additive", factor: float = 1.0, delta=None, n_trials: int = 20,
-                       centroid=None, seed: int = 0, kappa: float = KAPPA_HZ, floor_hz: float = 0.0) -> dict:
+def stimulated_dataset(readout: Float[np.ndarray, "neurons latents"], offset: Float[np.ndarray, "neurons"],
+                       z: Float[np.ndarray, "conditions time latents"], t_ms: Float[np.ndarray, "time"],
+                       stim_on_ms: float, stim_off_ms: float, *, kind: str = "additive", factor: float = 1.0,
+                       delta: Float[np.ndarray, "time neurons"] | None = None, n_trials: int = 20,
+                       centroid: Float[np.ndarray, "latents"] | None = None, seed: int = 0, kappa: float = KAPPA_HZ, floor_hz: float = 0.0) -> dict:
     """Simulated non-stimulated and stimulated trials (module docstring).
 
-    Returns a dict with single-trial rates ``x_trials``, ``y_trials`` (C, R, T, D; counts / dt, spikes/s),
-    trial averages ``xhat``, ``yhat``, trial counts ``n_x``, ``n_y`` (C, T, D), the true latents ``z``,
-    ``z_stim``, true rates ``x_true``, ``y_true``, ``delta``, ``beta_true`` (T,) and ``centroid``.
+    Returns a dict with single-trial rates ``x_trials``, ``y_trials`` (conditions, trials, time, neurons; counts / dt, spikes/s),
+    trial averages ``xhat``, ``yhat``, trial counts ``n_x``, ``n_y`` (conditions, time, neurons), the true latents ``z``,
+    ``z_stim``, true rates ``x_true``, ``y_true``, ``delta``, ``beta_true`` (time,) and ``centroid``.
     """
     C = finite_array("readout", readout, ndim=2)
     d = finite_array("offset", offset, ndim=1)
@@ -110,24 +124,25 @@ def stimulated_dataset(readout, offset, z, t_ms, stim_on_ms: float, stim_off_ms:
     zs = z.copy()
     if kind == "contraction":
         zs[:, win] = cent + a * (z[:, win] - cent)
-    D = C.shape[0]
-    delta = np.zeros((t.size, D)) if delta is None else finite_array("delta", delta, ndim=2)
-    if delta.shape != (t.size, D):
-        fail("delta", delta, f"a ({t.size}, {D}) additive term")
+    N = C.shape[0]
+    delta = np.zeros((t.size, N)) if delta is None else finite_array("delta", delta, ndim=2)
+    if delta.shape != (t.size, N):
+        fail("delta", delta, f"a ({t.size}, {N}) additive term")
     x_true = z @ C.T + d
     y_true = zs @ C.T + d + delta
     rng = np.random.default_rng(seed)
-    shape = (z.shape[0], n_trials, t.size, D)
+    shape = (z.shape[0], n_trials, t.size, N)
     x_tr = rng.poisson(np.broadcast_to(dt_s * _g(x_true, kappa, floor_hz)[:, None], shape)) / dt_s
     y_tr = rng.poisson(np.broadcast_to(dt_s * _g(y_true, kappa, floor_hz)[:, None], shape)) / dt_s
     beta = np.where(win, a, 1.0) if kind == "contraction" else np.ones(t.size)
-    n = np.full((z.shape[0], t.size, D), float(n_trials))
+    n = np.full((z.shape[0], t.size, N), float(n_trials))
     return {"x_trials": x_tr, "y_trials": y_tr, "xhat": x_tr.mean(1), "yhat": y_tr.mean(1), "n_x": n,
             "n_y": n.copy(), "z": z, "z_stim": zs, "x_true": x_true, "y_true": y_true, "delta": delta,
             "beta_true": beta, "centroid": cent, "t_ms": t, "dt_s": dt_s}
 
 
-def from_fitted(model):
+def from_fitted(model: StimLVM) -> tuple[Float[np.ndarray, "neurons latents"], Float[np.ndarray, "neurons"],
+                                Float[np.ndarray, "conditions time latents"]]:
     """``(readout, offset, z)`` of a fitted `StimLVM`: the non-stimulated model to transform (§8.5)."""
     if not hasattr(model, "z_"):
         fail("model", type(model).__name__, "a fitted StimLVM")
