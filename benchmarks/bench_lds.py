@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from neurodyn.models.lds import LDSParams, epoch_inputs
-from neurodyn.models.lds.model import _data_stats, _em_step
+from neurodyn.models.lds.em import data_stats, em_step
 
 
 def simulate(C, T, N, K, seed=0):
@@ -53,15 +53,15 @@ def simulate(C, T, N, K, seed=0):
 
 
 def time_ours(params, Y, U, active, diagonal_R, initial, repeats, iters):
-    stats = _data_stats(Y, U, active)      # data-only sums, computed once per fit as LDS.fit does
-    p, ll = _em_step(params, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
+    stats = data_stats(Y, U, active)      # data-only sums, computed once per fit as LDS.fit does
+    p, ll = em_step(params, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
     jax.block_until_ready(p)
     out = []
     for _ in range(repeats):
         q = params
         t0 = time.perf_counter()
         for _ in range(iters):
-            q, ll = _em_step(q, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
+            q, ll = em_step(q, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
         jax.block_until_ready(q)
         out.append((time.perf_counter() - t0) / iters)
     return float(np.median(out))

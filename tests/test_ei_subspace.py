@@ -19,7 +19,7 @@ from neurodyn.models.ei_subspace import (
     sparsity_mask,
     subspace_projection,
 )
-from neurodyn.models.ei_subspace_sim import make_ground_truth, poisson_trials
+from neurodyn.models.ei_subspace.simulate import make_ground_truth, poisson_trials
 from neurodyn.models.heldout import co_smoothing, heldout_neuron_split, pca_ridge_baseline
 from neurodyn.perturb import OptogeneticStimulation
 

@@ -46,7 +46,7 @@ from sklearn.linear_model import Ridge
 from neurodyn.analysis.distances import cv_distance_sq, task_space_diameter
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.models.ei_subspace import EISubspaceNetwork, chance_projection, projection_fraction
-from neurodyn.models.ei_subspace_sim import make_ground_truth, poisson_trials
+from neurodyn.models.ei_subspace.simulate import make_ground_truth, poisson_trials
 from neurodyn.perturb.inputs import OptogeneticStimulation
 from neurodyn.report.figures import new_figure
 

@@ -42,7 +42,7 @@ from pydantic import Field
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.experiments.opto_perturbation import task_activity_basis
 from neurodyn.models import EISubspaceNetwork, load_model
-from neurodyn.models.ei_subspace_sim import make_ground_truth
+from neurodyn.models.ei_subspace.simulate import make_ground_truth
 from neurodyn.perturb.design import (
     FeasibleSet,
     LinearResponseModel,
