@@ -168,6 +168,17 @@ def test_fit_constraints_and_recovery(truth_and_fit):
     np.testing.assert_allclose(pred, m.predict(), atol=1e-2 * np.abs(m.predict()).max())
 
 
+def test_latents_from_rates_is_the_noise_weighted_least_squares_state(truth_and_fit):
+    # seed 001 §9.1's GLS initial state, shared by the latent models: x0 = argmin ||R^{-1/2}(C x + d - y0)||,
+    # checked against an independent whitened least-squares solve on noisy rates of every condition
+    _, _, Y, m = truth_and_fit
+    y0 = Y[:, 0]
+    w = 1.0 / np.sqrt(m.R_)
+    ref = np.linalg.lstsq(m.C_ * w[:, None], ((y0 - m.d_) * w).T, rcond=None)[0].T
+    np.testing.assert_allclose(m.latents_from_rates(y0), ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(m.latents_from_rates(y0[0]), ref[0], rtol=1e-9, atol=1e-9)
+
+
 def test_heldout_condition_score(truth_and_fit):
     # Co-smoothing (protocol (b)) on condition 5, never seen in fit: 20% of the recorded neurons are predicted
     # from the others, with the initial state and inputs inferred from the held-in neurons only. The ceiling

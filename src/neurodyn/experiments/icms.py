@@ -1,6 +1,6 @@
 """Experiment `icms`: post-stimulation ICMS responses explained by the subspace E/I network (seed 001 §15).
 
-Ground truth (`neurodyn.models.ei_subspace_sim`): untargeted ICMS-like input (`ICMSStimulation`) during a
+Ground truth (`neurodyn.models.ei_subspace.simulate`): untargeted ICMS-like input (`ICMSStimulation`) during a
 window plus a contraction of the task state toward the condition average at its end (§8.2); Poisson trials
 with and without stimulation. An `EISubspaceNetwork` is fit on the non-stimulated trial averages only.
 From the last stimulated bin on (equations of §15 lost; restored from the prose):

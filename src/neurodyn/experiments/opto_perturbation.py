@@ -1,6 +1,6 @@
 """Experiment `opto-perturbation`: model responses to E-targeted optogenetic input (seed 001 §11, §14).
 
-A known self-contained-subspace E/I network (`neurodyn.models.ei_subspace_sim`) generates Poisson spiking
+A known self-contained-subspace E/I network (`neurodyn.models.ei_subspace.simulate`) generates Poisson spiking
 on non-stimulated conditions and, as ground truth, on conditions with an E-targeted 200-ms stimulation.
 An `EISubspaceNetwork` is fit on the non-stimulated trial averages only. The fitted network is then run
 from each condition's learned initial state without noise, with a stimulation vector

@@ -64,11 +64,13 @@ __all__ = ["CoSmoothing", "HeldoutPrediction", "InferredStates", "co_smoothing",
 class InferredStates(NamedTuple):
     """Maximum-likelihood initial states and input vectors, and the posterior means they give."""
 
-    m0: Float[np.ndarray, "conditions latents"]                 # initial means
-    input_vectors: Float[np.ndarray, "conditions epochs latents"]  # inferred input vector per epoch (zeros where not inferred)
-    means: Float[np.ndarray, "conditions time latents"]         # posterior means E[x_t | y]
-    loglik: Float[np.ndarray, "conditions"]                     # log p(y | theta*)
-    drive: Float[np.ndarray, "conditions time latents"]         # total input drive B u_t used (known part + inferred vectors)
+    m0: Float[np.ndarray, "conditions latents"]              # initial means
+    # inferred input vector per epoch (zeros where not inferred)
+    input_vectors: Float[np.ndarray, "conditions epochs latents"]
+    means: Float[np.ndarray, "conditions time latents"]      # posterior means E[x_t | y]
+    loglik: Float[np.ndarray, "conditions"]                  # log p(y | theta*)
+    # total input drive B u_t used (known part + inferred vectors)
+    drive: Float[np.ndarray, "conditions time latents"]
 
 
 class HeldoutPrediction(NamedTuple):
@@ -188,7 +190,8 @@ def infer_initial_and_inputs(params: LDSParams, Y: Float[np.ndarray, "conditions
 
 
 def _forward(A, C, d, x0, drive):
-    """Noise-free ``x_t = A x_{t-1} + drive_t`` from ``x0`` (`neurodyn.dynamics.linear_rollout`); returns ``C x_t + d``."""
+    """Noise-free ``x_t = A x_{t-1} + drive_t`` from ``x0`` (`neurodyn.dynamics.linear_rollout`); returns
+    ``C x_t + d``."""
     x = np.asarray(linear_rollout(jnp.asarray(A), jnp.asarray(x0), jnp.asarray(drive)))
     return x @ C.T + d
 

@@ -84,7 +84,8 @@ def random_balanced_ei(mask: Bool[np.ndarray, "neurons neurons"], is_excitatory:
     return W * (spectral_radius / rho)
 
 
-def self_containment_residual(W: Float[np.ndarray, "neurons neurons"], J: Float[np.ndarray, "latents neurons"]) -> float:
+def self_containment_residual(W: Float[np.ndarray, "neurons neurons"],
+                              J: Float[np.ndarray, "latents neurons"]) -> float:
     """``||J W (I - J^+ J)||_F / ||J W||_F`` (seed 001 §10.1, eq. 43; 0 when self-contained)."""
     W = np.asarray(W, float)
     J = np.asarray(J, float)

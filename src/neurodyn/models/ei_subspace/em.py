@@ -144,7 +144,8 @@ class MStep(NamedTuple):
 
 def m_step(params: SubspaceParams, structure: SubspaceStructure, stats: SufficientStats,
            m: Float[np.ndarray, "conditions time latents"], P: Float[np.ndarray, "time latents latents"],
-           Y: Float[np.ndarray, "conditions time readouts"], active: Float[np.ndarray, "inputs"], eps: float, beta: float, *, w_iter: int,
+           Y: Float[np.ndarray, "conditions time readouts"], active: Float[np.ndarray, "inputs"], eps: float,
+           beta: float, *, w_iter: int,
            max_spectral_radius: float | None, stability_weight: float) -> MStep:
     """One M-step of the penalised EM (module docstring) from the current ``params`` and the E-step's moments."""
     K = params.A.shape[0]

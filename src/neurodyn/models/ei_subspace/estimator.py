@@ -16,7 +16,8 @@ definition between iterations, so convergence (relative change below ``tol``) an
 parameters are restored) are judged only once both weights have reached ``penalty_max``;
 ``stop_reason_`` says which rule ended the fit and a `ConvergenceWarning` is raised unless it converged.
 
-Cost in fit quality of the stability bound (`neurodyn.models.ei_subspace.stability`; fraction of signal variance of noise-free forward predictions, bundled M1 data,
+Cost in fit quality of the stability bound (`neurodyn.models.ei_subspace.stability`; fraction of signal
+variance of noise-free forward predictions, bundled M1 data,
 `ei-subspace-fit` split, measured when held-out conditions had their initial state and inputs fitted to
 their own data): at the quick
 scale (N = 300, K = 4, 6 EM iterations) train 0.561 -> 0.581 and held-out 0.447 -> 0.455 with the bound

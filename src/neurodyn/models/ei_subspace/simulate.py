@@ -118,7 +118,8 @@ class SubspaceGroundTruth:
 
     def run(self, stim: Float[np.ndarray, "*conditions neurons"] | None = None,
             stim_mask: Bool[np.ndarray, "time"] | None = None,
-            nu0: Float[np.ndarray, "*conditions neurons"] | None = None) -> Float[np.ndarray, "conditions time neurons"]:
+            nu0: Float[np.ndarray, "*conditions neurons"] | None = None
+            ) -> Float[np.ndarray, "conditions time neurons"]:
         """Noise-free network trajectories ``(conditions, T, N)`` with an optional input ``stim``."""
         U = self.inputs()
         drive = np.einsum("btu,ku,nk->btn", U, self.B, self.J_pinv)

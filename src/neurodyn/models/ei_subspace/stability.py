@@ -38,7 +38,8 @@ from neurodyn.validation import finite_array, positive
 __all__ = ["clip_spectral_radius", "shrink_to_radius", "stabilised_w"]
 
 
-def clip_spectral_radius(A: Float[np.ndarray, "latents latents"], max_radius: float) -> Float[np.ndarray, "latents latents"]:
+def clip_spectral_radius(A: Float[np.ndarray, "latents latents"], max_radius: float
+                         ) -> Float[np.ndarray, "latents latents"]:
     """Real matrix with A's eigenvectors whose eigenvalues of modulus above ``max_radius`` are moved
     radially onto the circle of that radius: ``A_c = V diag(lambda_k min(1, r / |lambda_k|)) V^{-1}``.
 
@@ -58,8 +59,8 @@ def clip_spectral_radius(A: Float[np.ndarray, "latents latents"], max_radius: fl
     return np.real(Ac)
 
 
-def shrink_to_radius(W: Float[np.ndarray, "neurons neurons"], J: Float[np.ndarray, "latents neurons"], max_radius: float,
-                     J_pinv: Float[np.ndarray, "neurons latents"] | None = None
+def shrink_to_radius(W: Float[np.ndarray, "neurons neurons"], J: Float[np.ndarray, "latents neurons"],
+                     max_radius: float, J_pinv: Float[np.ndarray, "neurons latents"] | None = None
                      ) -> tuple[Float[np.ndarray, "neurons neurons"], float]:
     """``(c W, c)`` with ``c = min(1, r / rho(J W J^+))``: the task dynamics ``A = J W J^+`` scaled into the
     disc of radius ``r`` (seed 001 §10.1 constraints kept exactly).

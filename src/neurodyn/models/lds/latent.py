@@ -7,7 +7,8 @@ implementation of ``transform``, ``predict``, ``score``, ``sample`` and ``latent
 
 (``w ~ N(0, Q)``, ``v ~ N(0, R)``; ``u`` one-hot in input group c(i) and epoch kappa(t), column
 ``2 c + kappa``, `neurodyn.models.lds.conditions`). A subclass sets the learned attributes
-``A_, B_, C_, d_, Q_, R_, m0_`` (per fitted condition, ``(conditions, K)``), ``S0_``, ``groups_`` (group index per fitted condition), ``group_labels_``,
+``A_, B_, C_, d_, Q_, R_, m0_`` (per fitted condition, ``(conditions, K)``), ``S0_``, ``groups_`` (group
+index per fitted condition), ``group_labels_``,
 ``n_conditions_``, ``n_times_`` and has the hyper-parameter ``transition``.
 
 Conditions are resolved in this order: data with ``groups`` given are conditions of those (fitted) input
@@ -123,8 +124,8 @@ class LatentLDSEstimator(NeurodynEstimator):
         return None
 
     def _posterior(self, X, groups):
-        """Posterior means ``(conditions, T, K)`` and log-likelihoods ``(conditions,)`` of ``X`` (conditions resolved as in the
-        module docstring)."""
+        """Posterior means ``(conditions, T, K)`` and log-likelihoods ``(conditions,)`` of ``X`` (conditions
+        resolved as in the module docstring)."""
         known = self._resolve(X, groups)
         if known is None:
             inf = infer_initial_and_inputs(self.latent_params(), X, None, epochs(X.shape[1], self.transition))
@@ -179,7 +180,8 @@ class LatentLDSEstimator(NeurodynEstimator):
         return float(np.sum(self._posterior(self._data(X), groups)[1]))
 
     def score(self, X: Float[np.ndarray, "conditions time neurons"], y=None, groups=None) -> float:
-        """Mean marginal log-likelihood per observed bin, ``sum_i log p(y^i_0..T-1) / (n_conditions T)`` (higher is better).
+        """Mean marginal log-likelihood per observed bin, ``sum_i log p(y^i_0..T-1) / (n_conditions T)``
+        (higher is better).
 
         Each bin is the vector of all neurons at one time of one condition (nats per bin). Known conditions
         (fitted ones, or ``groups`` given) use the model's initial-state distribution and inputs; new

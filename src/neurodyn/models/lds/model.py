@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Float
+from jaxtyping import Complex, Float
 from sklearn.decomposition import PCA
 
-from neurodyn.analysis import henrici, ordered_schur
+from neurodyn.analysis import OrderedSchur, henrici, ordered_schur
 from neurodyn.dynamics import linear_rollout
 from neurodyn.models.lds.conditions import check_latent_data, condition_design, input_groups
 from neurodyn.models.lds.em import data_stats, em_step, em_stop_reason, warn_stop
@@ -114,7 +114,8 @@ class LDS(LatentLDSEstimator):
         S0 = Q.copy()
         return LDSParams(*(jnp.asarray(a) for a in (A, B, C, d, Q, R, m0, S0)))
 
-    def fit(self, X, groups=None, init_params: LDSParams | None = None):
+    def fit(self, X: Float[np.ndarray, "conditions time neurons"], groups=None,
+            init_params: LDSParams | None = None) -> "LDS":
         """Fit by EM to trial-averaged rates ``X`` (conditions, time, neurons) or a `PopulationData`.
 
         ``groups``: input-group label per condition (conditions of a group share their hold/go input
@@ -188,7 +189,9 @@ class LDS(LatentLDSEstimator):
         return model
 
     # ----------------------------------------------------------------- §9.1 predictions from rates
-    def predict_from_rates(self, y0, n_steps: int, input_vector=None) -> np.ndarray:
+    def predict_from_rates(self, y0: Float[np.ndarray, "*batch neurons"], n_steps: int,
+                           input_vector: Float[np.ndarray, "latents"] | None = None
+                           ) -> Float[np.ndarray, "*batch time neurons"]:
         """Forward prediction ``(..., n_steps, N)`` from initial rates ``y0 (..., N)`` (seed 001 §9.1).
 
         ``x_0`` from `latents_from_rates`; ``x_t = A x_{t-1} + b`` with the constant input vector
@@ -206,8 +209,10 @@ class LDS(LatentLDSEstimator):
         Y = np.asarray(x @ jnp.asarray(self.C_).T + jnp.asarray(self.d_))
         return Y[0] if np.ndim(y0) == 1 else Y
 
-    def decay_curve(self, y_perturbed, y_reference, n_steps: int, dt_ms: float = 10.0,
-                    diameter: float | None = None):
+    def decay_curve(self, y_perturbed: Float[np.ndarray, "*batch neurons"],
+                    y_reference: Float[np.ndarray, "*batch neurons"], n_steps: int, dt_ms: float = 10.0,
+                    diameter: float | None = None
+                    ) -> tuple[Float[np.ndarray, "*batch time"], float]:
         """Distance between predictions from perturbed and reference rates, and its evoked energy (§9.1).
 
         With a shared input the difference evolves as ``C A^t (x0_p - x0_r)``, so
@@ -223,7 +228,7 @@ class LDS(LatentLDSEstimator):
             energy /= positive("diameter", diameter)
         return dist, energy
 
-    def schur(self, score=None):
+    def schur(self, score=None) -> OrderedSchur:
         """Ordered real Schur form of ``A_`` (lower quasi-triangular, seed 001 §9.2)."""
         self._check_fitted("A_")
         return ordered_schur(self.A_, score)
@@ -233,6 +238,6 @@ class LDS(LatentLDSEstimator):
         self._check_fitted("A_")
         return henrici(self.A_)
 
-    def eigenvalues(self) -> np.ndarray:
+    def eigenvalues(self) -> Complex[np.ndarray, "latents"]:
         self._check_fitted("A_")
         return np.linalg.eigvals(self.A_)

@@ -32,7 +32,8 @@ def condition_folds(n: int, n_folds: int) -> Int[np.ndarray, "conditions"]:
     return np.arange(n) % n_folds
 
 
-def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions time neurons"], n_folds: int, *, seed: int = 0, n_neuron_folds: int = 5,
+def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions time neurons"], n_folds: int, *,
+                                 seed: int = 0, n_neuron_folds: int = 5,
                                  baseline: bool = True, groups=None) -> dict:
     """Protocol (b) of `neurodyn.models.heldout` over condition folds and neuron folds: every condition and
     every neuron is held out once.
@@ -88,7 +89,8 @@ def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions tim
             "neuron_folds": nfolds, "models": models}
 
 
-def grid_search_lds(X: Float[np.ndarray, "conditions time neurons"], K_grid: Sequence[int], transition_grid: Sequence[int | None], *, n_folds: int = 4,
+def grid_search_lds(X: Float[np.ndarray, "conditions time neurons"], K_grid: Sequence[int],
+                    transition_grid: Sequence[int | None], *, n_folds: int = 4,
                     groups=None, max_iter: int = 100, X_val: Float[np.ndarray, "conditions time neurons"] | None = None,
                     seed: int = 0) -> dict:
     """Cross-validated choice of K and transition bin (seed 001 §9) by held-out scores that never see the
@@ -165,7 +167,8 @@ def bootstrap_eigenvalues(trials: Sequence[Float[np.ndarray, "trials time neuron
 
 
 def eigenvalue_density(eigs: Complex[np.ndarray, "..."], bins: int = 60, extent: float = 1.1
-                       ) -> tuple[Float[np.ndarray, "bins bins"], Float[np.ndarray, "edges"], Float[np.ndarray, "edges"]]:
+                       ) -> tuple[Float[np.ndarray, "bins bins"], Float[np.ndarray, "edges"],
+                                  Float[np.ndarray, "edges"]]:
     """2-d histogram density of eigenvalues on ``[-extent, extent]^2``: ``(density, re_edges, im_edges)``."""
     eigs = np.asarray(eigs).ravel()
     positive_int("bins", bins)
