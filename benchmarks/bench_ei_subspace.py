@@ -33,15 +33,14 @@ from _common import machine, median_time  # noqa: E402
 from neurodyn.data import load_example, soft_normalize  # noqa: E402
 from neurodyn.models.ei_subspace import (  # noqa: E402
     EISubspaceNetwork,
-    _excitatory,
-    _moments,
+    excitatory_units,
     fit_w,
     random_balanced_ei,
     sparsity_mask,
+    smoothed_moments,
     subspace_projection,
 )
-from neurodyn.models.lds import LDSParams  # noqa: E402
-from neurodyn.models.lds.model import epoch_inputs  # noqa: E402
+from neurodyn.models.lds import LDSParams, epoch_inputs  # noqa: E402
 from neurodyn.progress import set_quiet  # noqa: E402
 
 
@@ -96,8 +95,8 @@ def main():
         m = EISubspaceNetwork(N, K, tb, max_iter=3, w_iter=steps, lds_iter=50, seed=0).fit(Y)
         U = epoch_inputs(m.groups_, m.n_groups_, Y.shape[1], tb)
         params = LDSParams(*(jnp.asarray(a) for a in (m.A_, m.B_, m.C_, m.d_, m.Q_, m.R_, m.m0_, m.S0_)))
-        t_e = median_time(lambda: _moments(params, jnp.asarray(Y), jnp.asarray(U)), args.repeats)
-        e = _excitatory(N, 0.5)
+        t_e = median_time(lambda: smoothed_moments(params, jnp.asarray(Y), jnp.asarray(U)), args.repeats)
+        e = excitatory_units(N, 0.5)
         J = subspace_projection(K, N, 1)
         mask = sparsity_mask(N, 0.25, 2)
         W0 = random_balanced_ei(mask, e, 0.85, 3)

@@ -104,8 +104,8 @@ def objective(W, args):
     W0, mask, e, J, P, M, Qi, eps, beta = args
     N = mask.shape[0]
     b = float(beta) / max(float(mask.sum()) / N, 1.0)
-    return float(ei._w_grad(jnp.asarray(W), J, np.linalg.pinv(J), P, M, Qi, float(eps), b,
-                            jnp.asarray(mask, float), None, 0.0)[1])
+    return float(ei.w_objective_grad(jnp.asarray(W), J, np.linalg.pinv(J), P, M, Qi, float(eps), b,
+                                     jnp.asarray(mask, float), None, 0.0)[1])
 
 
 def timed(fn, repeats):

@@ -33,35 +33,35 @@ import jax
 import jax.numpy as jnp
 
 from neurodyn.models.lds import LDSParams, epoch_inputs
-from neurodyn.models.lds.model import _data_stats, _em_step
+from neurodyn.models.lds.em import data_stats, em_step
 
 
-def simulate(C, T, N, K, seed=0):
+def simulate(n_cond, T, N, K, seed=0):
     rng = np.random.default_rng(seed)
     A = 0.97 * np.linalg.qr(rng.normal(size=(K, K)))[0]
     Cm = rng.normal(size=(N, K)) / np.sqrt(K)
-    X = np.zeros((C, T, K))
+    X = np.zeros((n_cond, T, K))
     # x_0 = 0: dynamax's batched initial-covariance update (sum E[x0 x0^T] - outer(sum m, sum m)) / n
     # subtracts n times the outer product of the mean initial state; starting near 0 keeps it positive
     X[:, 0] = 0.0
     for t in range(1, T):
-        X[:, t] = X[:, t - 1] @ A.T + 0.3 * rng.normal(size=(C, K))
-    Y = X @ Cm.T + rng.uniform(2, 10, N) + 0.5 * rng.normal(size=(C, T, N))
+        X[:, t] = X[:, t - 1] @ A.T + 0.3 * rng.normal(size=(n_cond, K))
+    Y = X @ Cm.T + rng.uniform(2, 10, N) + 0.5 * rng.normal(size=(n_cond, T, N))
     start = LDSParams(*map(jnp.asarray, (0.9 * np.eye(K), np.zeros((K, 0)), rng.normal(size=(N, K)) / np.sqrt(K),
                                          Y.mean((0, 1)), 0.1 * np.eye(K), np.eye(N), np.zeros(K), np.eye(K))))
     return Y, start
 
 
 def time_ours(params, Y, U, active, diagonal_R, initial, repeats, iters):
-    stats = _data_stats(Y, U, active)      # data-only sums, computed once per fit as LDS.fit does
-    p, ll = _em_step(params, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
+    stats = data_stats(Y, U, active)      # data-only sums, computed once per fit as LDS.fit does
+    p, ll = em_step(params, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
     jax.block_until_ready(p)
     out = []
     for _ in range(repeats):
         q = params
         t0 = time.perf_counter()
         for _ in range(iters):
-            q, ll = _em_step(q, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
+            q, ll = em_step(q, Y, U, active, diagonal_R=diagonal_R, initial=initial, stats=stats)
         jax.block_until_ready(q)
         out.append((time.perf_counter() - t0) / iters)
     return float(np.median(out))
@@ -101,20 +101,20 @@ def main(argv=None):
     jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="neurodyn-bench-jax-"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    C, T, N, K = (16, 61, 50, 5) if args.quick else (108, 61, 218, 20)
+    n_cond, T, N, K = (16, 61, 50, 5) if args.quick else (108, 61, 218, 20)
     n1, n2 = (2, 42) if args.quick else (1, 6)
-    Y, start = simulate(C, T, N, K)
+    Y, start = simulate(n_cond, T, N, K)
     Yj = jnp.asarray(Y)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, JAX {jax.__version__} on "
           f"{jax.default_backend()}, BLAS threads = {args.threads}")
-    print(f"data: {C} conditions x {T} bins x {N} neurons, K = {K}; medians of {args.repeats} repeats")
+    print(f"data: {n_cond} conditions x {T} bins x {N} neurons, K = {K}; medians of {args.repeats} repeats")
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        U0 = jnp.zeros((C, T, 0))
+        U0 = jnp.zeros((n_cond, T, 0))
         ours = time_ours(start, Yj, U0, jnp.zeros(0), False, "shared", args.repeats, 5)
         ref, lps = time_dynamax(start, Yj, args.repeats, n1, n2)
         # neurodyn default model: diagonal R, hold/go inputs per condition, per-condition initial states
-        U = epoch_inputs(np.arange(C), C, T, T // 2)
-        pd = start._replace(B=jnp.zeros((K, U.shape[-1])), R=jnp.ones(N), m0=jnp.zeros((C, K)))
+        U = epoch_inputs(np.arange(n_cond), n_cond, T, T // 2)
+        pd = start._replace(B=jnp.zeros((K, U.shape[-1])), R=jnp.ones(N), m0=jnp.zeros((n_cond, K)))
         ours_default = time_ours(pd, Yj, jnp.asarray(U), jnp.ones(U.shape[-1]), True, "per_condition",
                                  args.repeats, 5)
     print(f"EM s/iteration, same model (full R, shared initial state, no inputs):")

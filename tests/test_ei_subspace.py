@@ -19,7 +19,7 @@ from neurodyn.models.ei_subspace import (
     sparsity_mask,
     subspace_projection,
 )
-from neurodyn.models.ei_subspace_sim import make_ground_truth, poisson_trials
+from neurodyn.models.ei_subspace.simulate import make_ground_truth, poisson_trials
 from neurodyn.models.heldout import co_smoothing, heldout_neuron_split, pca_ridge_baseline
 from neurodyn.perturb import OptogeneticStimulation
 
@@ -166,6 +166,17 @@ def test_fit_constraints_and_recovery(truth_and_fit):
     nu = m.simulate_network(np.atleast_2d(m.m0_) @ m.J_pinv_.T, m.condition_inputs())
     pred = (nu @ m.J_.T) @ m.C_.T + m.d_
     np.testing.assert_allclose(pred, m.predict(), atol=1e-2 * np.abs(m.predict()).max())
+
+
+def test_latents_from_rates_is_the_noise_weighted_least_squares_state(truth_and_fit):
+    # seed 001 §9.1's GLS initial state, shared by the latent models: x0 = argmin ||R^{-1/2}(C x + d - y0)||,
+    # checked against an independent whitened least-squares solve on noisy rates of every condition
+    _, _, Y, m = truth_and_fit
+    y0 = Y[:, 0]
+    w = 1.0 / np.sqrt(m.R_)
+    ref = np.linalg.lstsq(m.C_ * w[:, None], ((y0 - m.d_) * w).T, rcond=None)[0].T
+    np.testing.assert_allclose(m.latents_from_rates(y0), ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(m.latents_from_rates(y0[0]), ref[0], rtol=1e-9, atol=1e-9)
 
 
 def test_heldout_condition_score(truth_and_fit):

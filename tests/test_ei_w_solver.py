@@ -8,12 +8,12 @@ import scipy.optimize as so
 
 from neurodyn.connectivity import random_ei
 from neurodyn.models.ei_subspace import (
-    _w_grad,
     balance_residual,
     fit_w,
     random_balanced_ei,
     sparsity_mask,
     subspace_projection,
+    w_objective_grad,
 )
 
 
@@ -32,10 +32,10 @@ def _problem(N=30, K=3, seed=0):
 
 
 @pytest.mark.parametrize("mu", [0.0, 0.7])
-def test_w_gradient_equals_autodiff_of_the_penalised_objective(mu):
+def testw_objective_gradient_equals_autodiff_of_the_penalised_objective(mu):
     # §10.4: the hand-derived gradient mask * (J^T R + beta (W1) 1^T + mu (W - Wref)) against jax.grad of
     # the objective 1/2 tr(Q^-1 (A P A^T - 2 M A^T)) + eps/2 ||J W (I - J^+ J)||^2 + beta/2 ||W 1||^2 (+ anchor),
-    # written here from the definitions (A = J W J^+), not from _w_grad's value
+    # written here from the definitions (A = J W J^+), not from w_objective_grad's value
     e, mask, J, P, M, Qi, W = _problem()
     rng = np.random.default_rng(5)
     Wref = rng.normal(size=W.shape) * mask
@@ -49,7 +49,7 @@ def test_w_gradient_equals_autodiff_of_the_penalised_objective(mu):
         return (0.5 * jnp.trace(Qi @ (A @ P @ A.T - 2.0 * M @ A.T)) + 0.5 * eps * jnp.sum(Z**2)
                 + 0.5 * beta * jnp.sum(b**2) + 0.5 * mu * jnp.sum((V - Wref) ** 2))
 
-    G, val = _w_grad(jnp.asarray(W), J, Jp, P, M, Qi, eps, beta, jnp.asarray(mask, float),
+    G, val = w_objective_grad(jnp.asarray(W), J, Jp, P, M, Qi, eps, beta, jnp.asarray(mask, float),
                      jnp.asarray(Wref) if mu else None, mu)
     G_ad = np.asarray(jax.grad(objective)(jnp.asarray(W))) * mask
     assert float(val) == pytest.approx(float(objective(jnp.asarray(W))), rel=1e-12)
@@ -69,7 +69,7 @@ def test_fit_w_reaches_the_bounded_optimum_of_lbfgsb():
     lo = np.where(e[None, :], 0.0, -np.inf) * np.ones((N, 1))
     hi = np.where(e[None, :], np.inf, 0.0) * np.ones((N, 1))
 
-    vg = jax.jit(lambda V: _w_grad(V, J, Jp, P, M, Qi, eps, beta_s, mk, None, 0.0))
+    vg = jax.jit(lambda V: w_objective_grad(V, J, Jp, P, M, Qi, eps, beta_s, mk, None, 0.0))
 
     def fun(x):
         V = np.zeros(N * N)

@@ -12,7 +12,7 @@ from neurodyn.analysis import signal_variance_explained
 from neurodyn.models import LDS, LDSParams, NotFittedError, kalman_filter, kalman_smoother, load_model
 from neurodyn.models.heldout import co_smoothing, forward_prediction, heldout_neuron_split, initial_state_heldout
 from neurodyn.models.lds import epoch_inputs, grid_search_lds, bootstrap_eigenvalues, eigenvalue_density
-from neurodyn.models.lds.model import _em_step
+from neurodyn.models.lds.em import em_step
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +118,8 @@ def test_em_follows_dynamax_path(dynamax_inf):
     dfit, ref_ll = model.fit_em(dp, props, jnp.asarray(y)[None], num_iters=5, verbose=False)
     lls = []
     for _ in range(5):
-        p, ll = _em_step(p, jnp.asarray(y)[None], jnp.zeros((1, T, 0)), jnp.zeros(0), diagonal_R=False,
-                         initial="shared")
+        p, ll = em_step(p, jnp.asarray(y)[None], jnp.zeros((1, T, 0)), jnp.zeros(0), diagonal_R=False,
+                        initial="shared")
         lls.append(float(ll))
     np.testing.assert_allclose(lls, np.asarray(ref_ll), rtol=1e-8)
     np.testing.assert_allclose(p.A, dfit.dynamics.weights, atol=1e-6)
@@ -173,7 +173,7 @@ def test_em_monotone_and_recovers_eigenvalues():
 
 def test_em_stop_rule():
     # gains relative to |objective|: a decrease beyond tol is "decrease", a gain below tol "converged"
-    from neurodyn.models.lds.model import em_stop_reason
+    from neurodyn.models.lds.em import em_stop_reason
 
     assert em_stop_reason([-100.0], 1e-3) is None
     assert em_stop_reason([-100.0, -99.0], 1e-3) is None            # gain 1.0 > 0.099

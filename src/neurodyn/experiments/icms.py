@@ -1,6 +1,6 @@
 """Experiment `icms`: post-stimulation ICMS responses explained by the subspace E/I network (seed 001 §15).
 
-Ground truth (`neurodyn.models.ei_subspace_sim`): untargeted ICMS-like input (`ICMSStimulation`) during a
+Ground truth (`neurodyn.models.ei_subspace.simulate`): untargeted ICMS-like input (`ICMSStimulation`) during a
 window plus a contraction of the task state toward the condition average at its end (§8.2); Poisson trials
 with and without stimulation. An `EISubspaceNetwork` is fit on the non-stimulated trial averages only.
 From the last stimulated bin on (equations of §15 lost; restored from the prose):
@@ -43,8 +43,8 @@ from pydantic import Field
 from sklearn.linear_model import Ridge
 
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
-from neurodyn.models.ei_subspace import EISubspaceNetwork, _moments
-from neurodyn.models.ei_subspace_sim import make_ground_truth, poisson_trials
+from neurodyn.models.ei_subspace import EISubspaceNetwork, smoothed_moments
+from neurodyn.models.ei_subspace.simulate import make_ground_truth, poisson_trials
 from neurodyn.models.lds import LDSParams
 from neurodyn.perturb.inputs import ICMSStimulation
 from neurodyn.report.figures import new_figure
@@ -125,7 +125,7 @@ def run_icms(cfg: ICMSConfig, run: Run) -> dict:
     m = EISubspaceNetwork(cfg.n_units, cfg.n_latents, cfg.transition, max_iter=cfg.max_iter, w_iter=cfg.w_iter,
                           max_spectral_radius=cfg.max_spectral_radius, seed=cfg.seed).fit(Y)
     params = LDSParams(*(jnp.asarray(a) for a in (m.A_, m.B_, m.C_, m.d_, m.Q_, m.R_, m.m0_, m.S0_)))
-    xs, _, _, _ = _moments(params, jnp.asarray(Y), jnp.asarray(m.condition_inputs()))
+    xs, _, _, _ = smoothed_moments(params, jnp.asarray(Y), jnp.asarray(m.condition_inputs()))
     yhat = xs @ m.C_.T + m.d_                                             # posterior-mean PSTHs
     post = slice(end, cfg.n_times)
     n_post = cfg.n_times - end

@@ -1,6 +1,6 @@
 """Experiment `opto-perturbation`: model responses to E-targeted optogenetic input (seed 001 §11, §14).
 
-A known self-contained-subspace E/I network (`neurodyn.models.ei_subspace_sim`) generates Poisson spiking
+A known self-contained-subspace E/I network (`neurodyn.models.ei_subspace.simulate`) generates Poisson spiking
 on non-stimulated conditions and, as ground truth, on conditions with an E-targeted 200-ms stimulation.
 An `EISubspaceNetwork` is fit on the non-stimulated trial averages only. The fitted network is then run
 from each condition's learned initial state without noise, with a stimulation vector
@@ -45,7 +45,7 @@ from sklearn.linear_model import Ridge
 from neurodyn.analysis.distances import cv_distance_sq, task_space_diameter
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.models.ei_subspace import EISubspaceNetwork, chance_projection, projection_fraction
-from neurodyn.models.ei_subspace_sim import make_ground_truth, poisson_trials
+from neurodyn.models.ei_subspace.simulate import make_ground_truth, poisson_trials
 from neurodyn.perturb import OptogeneticStimulation, decay_time, manifold_basis, stimulated_response
 from neurodyn.report.figures import new_figure
 

@@ -9,7 +9,7 @@ mask holding 25%, 50% or 75% of them; optionally a per-cell amplitude bound) and
 patterns under the same constraints and of the same norm (the §11 stimulation model
 ``s_i = gamma o_i max(0, 1 + sigma xi_i)`` on the expressing cells, rescaled).
 
-Network: the ground-truth subspace E/I network (`neurodyn.models.ei_subspace_sim`, ``nu_{t+1} = W nu_t + s``,
+Network: the ground-truth subspace E/I network (`neurodyn.models.ei_subspace.simulate`, ``nu_{t+1} = W nu_t + s``,
 10-ms steps) or, with ``model=RUN`` (a run folder of ``ei-subspace-fit`` / ``neurodyn fit ei-subspace``, or
 its ``model.npz``), the fitted network read by `neurodyn.models.load_model`; nothing else is read. The
 input is held for ``stim_bins`` steps (200 ms, §11) and released. For each expression level, ``n_masks``
@@ -41,7 +41,7 @@ from pydantic import Field
 
 from neurodyn.experiments.base import ExperimentConfig, Run, experiment
 from neurodyn.models import EISubspaceNetwork, load_model
-from neurodyn.models.ei_subspace_sim import make_ground_truth
+from neurodyn.models.ei_subspace.simulate import make_ground_truth
 from neurodyn.perturb import manifold_basis
 from neurodyn.perturb.design import (
     FeasibleSet,

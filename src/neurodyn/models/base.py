@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from jaxtyping import Float
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -38,7 +39,7 @@ _HEADER = "__header__"
 _REGISTRY: dict[str, type["NeurodynEstimator"]] = {}
 
 
-def check_rates(X, name: str = "X", *, min_times: int = 2) -> np.ndarray:
+def check_rates(X, name: str = "X", *, min_times: int = 2) -> Float[np.ndarray, "batch time neurons"]:
     """``X`` as a finite float array ``(conditions or trials, time, neurons)``; a `PopulationData` gives
     its ``rates``. An empty, 1-D, 2-D or 4-D array is refused with one line naming the expected layout."""
     if hasattr(X, "rates") and hasattr(X, "t_ms"):
@@ -106,7 +107,8 @@ class NeurodynEstimator(BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
 
-    def fit_transform(self, X, y=None, **fit_params):
+    def fit_transform(self, X: Float[np.ndarray, "batch time neurons"], y=None, **fit_params
+                      ) -> Float[np.ndarray, "batch time latents"]:
         """``fit(X, **fit_params)`` then ``transform(X)``."""
         return self.fit(X, **fit_params).transform(X)
 

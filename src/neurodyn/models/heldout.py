@@ -47,12 +47,16 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn.validation import fail, in_range, positive_int
-from neurodyn.analysis.metrics import r2_score, signal_variance_explained
-from neurodyn.models.base import check_rates
-from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
+from jaxtyping import Float, Int
 
-__all__ = ["CoSmoothing", "HeldoutPrediction", "InferredStates", "co_smoothing", "epochs",
+from neurodyn.analysis.metrics import r2_score, signal_variance_explained
+from neurodyn.dynamics import linear_rollout
+from neurodyn.models.base import check_rates
+from neurodyn.models.lds.conditions import epochs
+from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
+from neurodyn.validation import fail, in_range, positive_int
+
+__all__ = ["CoSmoothing", "HeldoutPrediction", "InferredStates", "co_smoothing",
            "forward_prediction", "heldout_neuron_split", "infer_initial_and_inputs", "initial_state_heldout",
            "neuron_folds", "pca_ridge_baseline", "score_new_conditions"]
 
@@ -60,37 +64,35 @@ __all__ = ["CoSmoothing", "HeldoutPrediction", "InferredStates", "co_smoothing",
 class InferredStates(NamedTuple):
     """Maximum-likelihood initial states and input vectors, and the posterior means they give."""
 
-    m0: np.ndarray             # (C, K) initial means
-    input_vectors: np.ndarray  # (C, E, K) inferred input vector per epoch (zeros where not inferred)
-    means: np.ndarray          # (C, T, K) posterior means E[x_t | y]
-    loglik: np.ndarray         # (C,) log p(y | theta*)
-    drive: np.ndarray          # (C, T, K) total input drive B u_t used (known part + inferred vectors)
+    m0: Float[np.ndarray, "conditions latents"]              # initial means
+    # inferred input vector per epoch (zeros where not inferred)
+    input_vectors: Float[np.ndarray, "conditions epochs latents"]
+    means: Float[np.ndarray, "conditions time latents"]      # posterior means E[x_t | y]
+    loglik: Float[np.ndarray, "conditions"]                  # log p(y | theta*)
+    # total input drive B u_t used (known part + inferred vectors)
+    drive: Float[np.ndarray, "conditions time latents"]
 
 
 class HeldoutPrediction(NamedTuple):
     """Prediction and score of protocols (a) and (c)."""
 
     score: float               # (a): signal variance explained; (c): R^2 of the bins from the split on
-    prediction: np.ndarray     # (C, T, N) for (a); (C, T - split, N) for (c)
-    m0: np.ndarray             # (C, K) inferred initial states
+    prediction: Float[np.ndarray, "conditions time neurons"]  # all T bins for (a); T - split bins for (c)
+    m0: Float[np.ndarray, "conditions latents"]              # inferred initial states
 
 
 class CoSmoothing(NamedTuple):
     """Result of protocol (b)."""
 
     r2: float                  # pooled R^2 over held-out neurons of the scored conditions
-    prediction: np.ndarray     # (C, T, n_out) predicted held-out neurons
-    heldin: np.ndarray         # indices of held-in neurons
-    heldout: np.ndarray        # indices of held-out neurons
-    latents: np.ndarray        # (C, T, K) posterior means from the held-in neurons
+    prediction: Float[np.ndarray, "conditions time neurons"]  # predicted held-out neurons
+    heldin: Int[np.ndarray, "neurons"]                        # indices of held-in neurons
+    heldout: Int[np.ndarray, "neurons"]                       # indices of held-out neurons
+    latents: Float[np.ndarray, "conditions time latents"]     # posterior means from the held-in neurons
 
 
-def epochs(T: int, transition: int | None) -> np.ndarray:
-    """Epoch index ``kappa(t)`` per bin: 0 ('hold') before ``transition``, 1 ('go') from it on."""
-    return np.zeros(T, int) if transition is None else (np.arange(T) >= transition).astype(int)
-
-
-def heldout_neuron_split(n_neurons: int, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def heldout_neuron_split(n_neurons: int, fraction: float = 0.2, seed: int = 0
+                         ) -> tuple[Int[np.ndarray, "neurons"], Int[np.ndarray, "neurons"]]:
     """Seeded split of neuron indices into (held-in, held-out); ``round(fraction * N)`` held out, at least
     one of each (the Neural Latents Benchmark holds out about 20-25% of the neurons)."""
     N = positive_int("n_neurons", n_neurons, 2)
@@ -100,7 +102,7 @@ def heldout_neuron_split(n_neurons: int, fraction: float = 0.2, seed: int = 0) -
     return np.sort(perm[n_out:]), np.sort(perm[:n_out])
 
 
-def neuron_folds(n_neurons: int, n_folds: int = 5, seed: int = 0) -> list[np.ndarray]:
+def neuron_folds(n_neurons: int, n_folds: int = 5, seed: int = 0) -> list[Int[np.ndarray, "neurons"]]:
     """Seeded partition of the neuron indices into ``n_folds`` held-out sets of about ``N / n_folds`` (5 folds:
     20% each, the benchmark's share), so that every neuron is held out once. One 20% split scores few
     neurons (28 of 141 in the bundled data) and its value moves with the draw; pooling the folds scores
@@ -120,14 +122,16 @@ def _rows(params: LDSParams, rows) -> LDSParams:
     return params._replace(C=np.asarray(params.C)[rows], d=np.asarray(params.d)[rows], R=R)
 
 
-def infer_initial_and_inputs(params: LDSParams, Y, drive=None, kappa=None, *, free_inputs: bool = True,
+def infer_initial_and_inputs(params: LDSParams, Y: Float[np.ndarray, "conditions time neurons"],
+                             drive: Float[np.ndarray, "conditions time latents"] | None = None,
+                             kappa: Int[np.ndarray, "time"] | None = None, *, free_inputs: bool = True,
                              free_m0: bool = True) -> InferredStates:
     """Maximum-likelihood ``m0`` and per-epoch input vectors of each sequence, other parameters fixed.
 
     Args:
         params: `LDSParams` (``m0`` the starting/prior mean ``(K,)``; ``B`` is not used).
-        Y: ``(C, T, N)`` observations (only the neurons of ``params.C``'s rows).
-        drive: ``(C, T, K)`` known input drive ``B u_t`` (None: zero).
+        Y: ``(conditions, T, N)`` observations (only the neurons of ``params.C``'s rows).
+        drive: ``(conditions, T, K)`` known input drive ``B u_t`` (None: zero).
         kappa: ``(T,)`` epoch of each bin (None: one epoch).
         free_inputs: infer one input vector per epoch occurring at ``t >= 1`` (added to ``drive``).
         free_m0: infer the initial mean (else ``params.m0`` is kept).
@@ -186,12 +190,10 @@ def infer_initial_and_inputs(params: LDSParams, Y, drive=None, kappa=None, *, fr
 
 
 def _forward(A, C, d, x0, drive):
-    """Noise-free ``x_t = A x_{t-1} + drive_t`` from ``x0``; returns ``(C x_t + d, x)``."""
-    x = np.empty(drive.shape)
-    x[:, 0] = x0
-    for t in range(1, drive.shape[1]):
-        x[:, t] = x[:, t - 1] @ A.T + drive[:, t]
-    return x @ C.T + d, x
+    """Noise-free ``x_t = A x_{t-1} + drive_t`` from ``x0`` (`neurodyn.dynamics.linear_rollout`); returns
+    ``C x_t + d``."""
+    x = np.asarray(linear_rollout(jnp.asarray(A), jnp.asarray(x0), jnp.asarray(drive)))
+    return x @ C.T + d
 
 
 def _check(model, X):
@@ -202,7 +204,7 @@ def _check(model, X):
     return X, p
 
 
-def initial_state_heldout(model, X, groups) -> HeldoutPrediction:
+def initial_state_heldout(model, X: Float[np.ndarray, "conditions time neurons"], groups) -> HeldoutPrediction:
     """Protocol (a), seed 001 §12: conditions of known input ``groups``; only the initial state is inferred.
 
     Returns the noise-free forward prediction from the inferred initial state and its signal variance
@@ -215,11 +217,12 @@ def initial_state_heldout(model, X, groups) -> HeldoutPrediction:
     U = model.condition_inputs(groups, T)
     drive = np.einsum("btu,ku->btk", U, np.asarray(p.B))
     inf = infer_initial_and_inputs(p, X, drive, epochs(T, model.transition), free_inputs=False)
-    pred, _ = _forward(np.asarray(p.A), np.asarray(p.C), np.asarray(p.d), inf.m0, drive)
+    pred = _forward(np.asarray(p.A), np.asarray(p.C), np.asarray(p.d), inf.m0, drive)
     return HeldoutPrediction(signal_variance_explained(X, pred), pred, inf.m0)
 
 
-def co_smoothing(model, X, heldout_neurons, groups=None) -> CoSmoothing:
+def co_smoothing(model, X: Float[np.ndarray, "conditions time neurons"], heldout_neurons: Int[np.ndarray, "neurons"],
+                 groups=None) -> CoSmoothing:
     """Protocol (b): predict ``heldout_neurons`` of conditions ``X`` from the other neurons.
 
     ``groups=None``: new conditions; their initial states and hold/go input vectors are inferred from the
@@ -241,7 +244,8 @@ def co_smoothing(model, X, heldout_neurons, groups=None) -> CoSmoothing:
     return CoSmoothing(r2_score(X[:, :, out], pred), pred, heldin, out, inf.means)
 
 
-def forward_prediction(model, X, split: int, groups=None) -> HeldoutPrediction:
+def forward_prediction(model, X: Float[np.ndarray, "conditions time neurons"], split: int,
+                       groups=None) -> HeldoutPrediction:
     """Protocol (c): infer from bins ``t < split``, predict bins ``t >= split`` forward without noise.
 
     New conditions (``groups=None``) need every epoch after the split to have bins before it (their input
@@ -267,12 +271,15 @@ def forward_prediction(model, X, split: int, groups=None) -> HeldoutPrediction:
         drive = np.einsum("btu,ku->btk", model.condition_inputs(groups, T), np.asarray(p.B))
         inf = infer_initial_and_inputs(p, X[:, :split], drive[:, :split], kappa[:split], free_inputs=False)
     x_last = inf.means[:, split - 1]
-    pred, _ = _forward(A, C, d, x_last, drive[:, split - 1:])
+    pred = _forward(A, C, d, x_last, drive[:, split - 1:])
     pred = pred[:, 1:]
     return HeldoutPrediction(r2_score(X[:, split:], pred), pred, inf.m0)
 
 
-def pca_ridge_baseline(X_train, X_test, heldin, heldout, n_components: int) -> tuple[float, np.ndarray]:
+def pca_ridge_baseline(X_train: Float[np.ndarray, "conditions time neurons"],
+                       X_test: Float[np.ndarray, "conditions time neurons"], heldin: Int[np.ndarray, "neurons"],
+                       heldout: Int[np.ndarray, "neurons"], n_components: int
+                       ) -> tuple[float, Float[np.ndarray, "conditions time neurons"]]:
     """Co-smoothing baseline: ridge regression of held-out neurons on the top-K PCs of held-in neurons.
 
     PCA and ridge are fitted on the training conditions' bins; the ridge penalty is chosen by efficient
@@ -298,13 +305,15 @@ def pca_ridge_baseline(X_train, X_test, heldin, heldout, n_components: int) -> t
     return r2_score(X_test[:, :, heldout], pred), pred
 
 
-def score_new_conditions(model, X_train, X_test, *, n_neuron_folds: int = 5, seed: int = 0) -> dict:
+def score_new_conditions(model, X_train: Float[np.ndarray, "conditions time neurons"],
+                         X_test: Float[np.ndarray, "conditions time neurons"], *, n_neuron_folds: int = 5,
+                         seed: int = 0) -> dict:
     """Protocol (b) for a model fitted on ``X_train``: every neuron of the new conditions ``X_test`` is held
     out once (`neuron_folds`) and predicted from the others (`co_smoothing`), and the same neurons are
     predicted by `pca_ridge_baseline` (K = the model's latent dimension, fitted on ``X_train``).
 
     Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (pooled `r2_score` over all neurons and
-    test conditions), ``prediction`` and ``prediction_baseline`` ``(C_test, T, N)`` and ``neuron_folds``.
+    test conditions), ``prediction`` and ``prediction_baseline`` ``(test conditions, T, N)`` and ``neuron_folds``.
     """
     X_train = check_rates(X_train, "X_train")
     X_test = check_rates(X_test, "X_test")

@@ -1,5 +1,19 @@
-"""Latent linear dynamical system (seed 001 Methods §9; seed 000): inference and the EM estimator."""
+"""Latent linear dynamical system (seed 001 Methods §9; seed 000): inference, EM, the estimator and its selection.
 
+`inference` (Kalman filter and RTS smoother), `conditions` (input groups and epochs shared with the E/I
+subspace network), `em` (the EM step), `latent` (estimator methods shared by the latent models), `model`
+(the `LDS` estimator) and `selection` (cross-validated choice of K and transition, bootstrap).
+"""
+
+from neurodyn.analysis.metrics import signal_variance_explained
+from neurodyn.models.lds.conditions import (
+    ConditionDesign,
+    check_latent_data,
+    condition_design,
+    epoch_inputs,
+    epochs,
+    input_groups,
+)
 from neurodyn.models.lds.inference import (
     FilterResult,
     LDSParams,
@@ -8,22 +22,29 @@ from neurodyn.models.lds.inference import (
     kalman_filter_batch,
     kalman_smoother,
     kalman_smoother_batch,
+    symmetrize,
 )
-
-__all__ = ["FilterResult", "LDSParams", "SmootherResult", "kalman_filter", "kalman_filter_batch",
-           "kalman_smoother", "kalman_smoother_batch"]
-from neurodyn.models.lds.latent import LatentLDSEstimator  # noqa: E402
-from neurodyn.models.lds.model import (  # noqa: E402
-    LDS,
+from neurodyn.models.lds.em import (
+    data_stats,
+    em_step,
+    em_stop_reason,
+    emission_update,
+    initial_state_update,
+    warn_stop,
+)
+from neurodyn.models.lds.latent import LatentLDSEstimator
+from neurodyn.models.lds.model import LDS
+from neurodyn.models.lds.selection import (
     bootstrap_eigenvalues,
     condition_folds,
     cross_validated_co_smoothing,
     eigenvalue_density,
-    epoch_inputs,
     grid_search_lds,
-    signal_variance_explained,
 )
 
-__all__ += ["LDS", "bootstrap_eigenvalues", "condition_folds", "cross_validated_co_smoothing", "eigenvalue_density", "epoch_inputs", "grid_search_lds",
-            "signal_variance_explained"]
-__all__ += ["LatentLDSEstimator"]
+__all__ = ["LDS", "ConditionDesign", "FilterResult", "LDSParams", "LatentLDSEstimator", "SmootherResult",
+           "bootstrap_eigenvalues", "check_latent_data", "condition_design", "condition_folds",
+           "cross_validated_co_smoothing", "data_stats", "eigenvalue_density", "em_step", "em_stop_reason",
+           "emission_update", "epoch_inputs", "epochs", "grid_search_lds", "initial_state_update",
+           "input_groups", "kalman_filter", "kalman_filter_batch", "kalman_smoother", "kalman_smoother_batch",
+           "signal_variance_explained", "symmetrize", "warn_stop"]

@@ -44,9 +44,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
+from jaxtyping import Array, Float
 
 __all__ = ["FilterResult", "LDSParams", "SmootherResult", "kalman_filter", "kalman_filter_batch",
-           "kalman_smoother", "kalman_smoother_batch"]
+           "kalman_smoother", "kalman_smoother_batch", "symmetrize"]
 
 _LOG2PI = 1.8378770664093453
 
@@ -68,24 +69,24 @@ class LDSParams(NamedTuple):
         S0: ``(K, K)`` initial covariance.
     """
 
-    A: jax.Array
-    B: jax.Array
-    C: jax.Array
-    d: jax.Array
-    Q: jax.Array
-    R: jax.Array
-    m0: jax.Array
-    S0: jax.Array
+    A: Float[Array, "latents latents"]
+    B: Float[Array, "latents inputs"]
+    C: Float[Array, "neurons latents"]
+    d: Float[Array, "neurons"]
+    Q: Float[Array, "latents latents"]
+    R: Float[Array, "..."]
+    m0: Float[Array, "*batch latents"]
+    S0: Float[Array, "latents latents"]
 
 
 class FilterResult(NamedTuple):
     """Kalman filter output: total log-likelihood, filtered and one-step predicted moments."""
 
-    loglik: jax.Array            # scalar (or (B,) for the batch form)
-    means: jax.Array             # (T, K) filtered means E[x_t | y_0..t]
-    covs: jax.Array              # (T, K, K) filtered covariances (shared by a batch)
-    pred_means: jax.Array        # (T, K) predicted means E[x_t | y_0..t-1]
-    pred_covs: jax.Array         # (T, K, K) predicted covariances
+    loglik: Float[Array, "*batch"]            # scalar (or (batch,) for the batch form)
+    means: Float[Array, "*batch time latents"]     # filtered means E[x_t | y_0..t]
+    covs: Float[Array, "time latents latents"]     # filtered covariances (shared by a batch)
+    pred_means: Float[Array, "*batch time latents"]  # predicted means E[x_t | y_0..t-1]
+    pred_covs: Float[Array, "time latents latents"]  # predicted covariances
 
 
 class SmootherResult(NamedTuple):
@@ -95,16 +96,17 @@ class SmootherResult(NamedTuple):
     (so ``E[x_{t+1} x_t^T | y] = cross_covs[t] + outer(means[t+1], means[t])``).
     """
 
-    loglik: jax.Array            # scalar (or (B,))
-    means: jax.Array             # (T, K)
-    covs: jax.Array              # (T, K, K)
-    cross_covs: jax.Array        # (T-1, K, K)
-    filtered_means: jax.Array    # (T, K)
-    filtered_covs: jax.Array     # (T, K, K)
+    loglik: Float[Array, "*batch"]
+    means: Float[Array, "*batch time latents"]
+    covs: Float[Array, "time latents latents"]
+    cross_covs: Float[Array, "time-1 latents latents"]
+    filtered_means: Float[Array, "*batch time latents"]
+    filtered_covs: Float[Array, "time latents latents"]
 
 
-def _sym(P):
-    return 0.5 * (P + jnp.swapaxes(P, -1, -2))
+def symmetrize(P: Float[Array, "*batch latents latents"]) -> Float[Array, "*batch latents latents"]:
+    """``(P + P^T) / 2`` over the last two axes (NumPy or JAX arrays; exact for a symmetric ``P``)."""
+    return 0.5 * (P + P.swapaxes(-1, -2))
 
 
 def _emission_terms(params: LDSParams):
@@ -142,7 +144,7 @@ def _filter_batch(params: LDSParams, emissions, drive):
         L = jnp.linalg.cholesky(P_pred)
         M = eye + L.T @ CtRinvC @ L
         Mf = jsl.cho_factor(M, lower=True)
-        P = _sym(L @ jsl.cho_solve(Mf, L.T))
+        P = symmetrize(L @ jsl.cho_solve(Mf, L.T))
         r = y - m_pred @ C.T - d                      # (B, N)
         b = r @ RinvC                                 # (B, K)  = C^T R^{-1} r
         m = m_pred + b @ P                            # P symmetric
@@ -155,7 +157,7 @@ def _filter_batch(params: LDSParams, emissions, drive):
         m_prev, P_prev, ll = carry
         y, u = xs
         m_pred = m_prev @ A.T + u
-        P_pred = _sym(A @ P_prev @ A.T + Q)
+        P_pred = symmetrize(A @ P_prev @ A.T + Q)
         m, P, ll_t = update(m_pred, P_pred, y)
         return (m, P, ll + ll_t), (m, P, m_pred, P_pred)
 
@@ -167,7 +169,7 @@ def _filter_batch(params: LDSParams, emissions, drive):
     means = jnp.concatenate([m_first[None], ms], axis=0).swapaxes(0, 1)
     covs = jnp.concatenate([P_first[None], Ps], axis=0)
     pred_means = jnp.concatenate([m0[None], mps], axis=0).swapaxes(0, 1)
-    pred_covs = jnp.concatenate([_sym(params.S0)[None], Pps], axis=0)
+    pred_covs = jnp.concatenate([symmetrize(params.S0)[None], Pps], axis=0)
     return FilterResult(ll, means, covs, pred_means, pred_covs)
 
 
@@ -182,7 +184,7 @@ def _smoother_batch(params: LDSParams, emissions, drive):
         cf = jsl.cho_factor(P_pred_next, lower=True)
         G = jsl.cho_solve(cf, A @ P_f).T                         # P_f A^T P^-_{t+1}^{-1}
         m = m_f + (m_next - m_pred_next) @ G.T
-        P = _sym(P_f + G @ (P_next - P_pred_next) @ G.T)
+        P = symmetrize(P_f + G @ (P_next - P_pred_next) @ G.T)
         cross = P_next @ G.T                                     # Cov(x_{t+1}, x_t)
         return (m, P), (m, P, cross)
 
@@ -214,7 +216,8 @@ def _prepare(params: LDSParams, emissions, inputs):
     return params, emissions, _inputs(params, n_batch, T, inputs)
 
 
-def kalman_filter_batch(params: LDSParams, emissions, inputs=None) -> FilterResult:
+def kalman_filter_batch(params: LDSParams, emissions: Float[Array, "batch time neurons"],
+                        inputs: Float[Array, "*batch time inputs"] | None = None) -> FilterResult:
     """Kalman filter for a batch of equal-length sequences (see module docstring for the equations).
 
     Args:
@@ -229,7 +232,8 @@ def kalman_filter_batch(params: LDSParams, emissions, inputs=None) -> FilterResu
     return _filter_batch(*_prepare(params, emissions, inputs))
 
 
-def kalman_smoother_batch(params: LDSParams, emissions, inputs=None) -> SmootherResult:
+def kalman_smoother_batch(params: LDSParams, emissions: Float[Array, "batch time neurons"],
+                          inputs: Float[Array, "*batch time inputs"] | None = None) -> SmootherResult:
     """RTS smoother for a batch of equal-length sequences sharing parameters.
 
     Returns `SmootherResult` with ``loglik (B,)``, ``means (B, T, K)`` and the covariances
@@ -238,7 +242,8 @@ def kalman_smoother_batch(params: LDSParams, emissions, inputs=None) -> Smoother
     return _smoother_batch(*_prepare(params, emissions, inputs))
 
 
-def kalman_filter(params: LDSParams, emissions, inputs=None) -> FilterResult:
+def kalman_filter(params: LDSParams, emissions: Float[Array, "time neurons"],
+                  inputs: Float[Array, "time inputs"] | None = None) -> FilterResult:
     """Kalman filter of one sequence: ``emissions (T, N)``, ``inputs (T, U)`` or None.
 
     Returns `FilterResult`: ``loglik`` = log p(y_0..T-1), filtered ``means (T, K)``, ``covs (T, K, K)``
@@ -251,7 +256,8 @@ def kalman_filter(params: LDSParams, emissions, inputs=None) -> FilterResult:
     return FilterResult(res.loglik[0], res.means[0], res.covs, res.pred_means[0], res.pred_covs)
 
 
-def kalman_smoother(params: LDSParams, emissions, inputs=None) -> SmootherResult:
+def kalman_smoother(params: LDSParams, emissions: Float[Array, "time neurons"],
+                    inputs: Float[Array, "time inputs"] | None = None) -> SmootherResult:
     """Kalman (RTS) smoother of one sequence.
 
     ``kalman_smoother(params, emissions, inputs=None)`` with `LDSParams`

@@ -1,13 +1,14 @@
 """The estimator methods shared by models whose latent part is the LDS with epoch inputs (seed 001 §9-§10).
 
 `LatentLDSEstimator` gives `neurodyn.models.LDS` and `neurodyn.models.EISubspaceNetwork` one
-implementation of ``transform``, ``predict``, ``score`` and ``sample`` on the model
+implementation of ``transform``, ``predict``, ``score``, ``sample`` and ``latents_from_rates`` on the model
 
     x^i_0 ~ N(m0_i, S0),   x^i_t = A x^i_{t-1} + B u_{c(i), kappa(t)} + w_t,   y^i_t = C x^i_t + d + v_t
 
 (``w ~ N(0, Q)``, ``v ~ N(0, R)``; ``u`` one-hot in input group c(i) and epoch kappa(t), column
-``2 c + kappa``). A subclass sets the learned attributes ``A_, B_, C_, d_, Q_, R_, m0_`` (per fitted
-condition, ``(C, K)``), ``S0_``, ``groups_`` (group index per fitted condition), ``group_labels_``,
+``2 c + kappa``, `neurodyn.models.lds.conditions`). A subclass sets the learned attributes
+``A_, B_, C_, d_, Q_, R_, m0_`` (per fitted condition, ``(conditions, K)``), ``S0_``, ``groups_`` (group
+index per fitted condition), ``group_labels_``,
 ``n_conditions_``, ``n_times_`` and has the hyper-parameter ``transition``.
 
 Conditions are resolved in this order: data with ``groups`` given are conditions of those (fitted) input
@@ -20,46 +21,26 @@ Population prior of a new condition's initial state (derived; the maximum-likeli
 fitted conditions' initial states, the ``initial="shared"`` M-step of `LDS`)::
 
     m0 = mean_i m0_i,    S0_prior = S0 + Cov_i(m0_i)
+
+Initial state from firing rates (seed 001 §9.1; the equation was lost): the generalised least-squares
+estimate ``x0 = (C^T R^{-1} C)^{-1} C^T R^{-1} (y0 - d)``, the maximum-likelihood latent for one
+observation under ``y = C x + d + v`` (`LatentLDSEstimator.latents_from_rates`).
 """
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float, Int
 
-from neurodyn.validation import fail, positive_int
+from neurodyn.dynamics import linear_rollout
 from neurodyn.models.base import NeurodynEstimator, check_rates
-from neurodyn.models.heldout import epochs, infer_initial_and_inputs
+from neurodyn.models.heldout import infer_initial_and_inputs
+from neurodyn.models.lds.conditions import epoch_inputs, epochs
 from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch
+from neurodyn.validation import fail, finite_array, positive_int
 
-__all__ = ["LatentLDSEstimator", "epoch_inputs", "input_groups"]
-
-
-def epoch_inputs(groups, n_groups: int, T: int, transition: int | None) -> np.ndarray:
-    """One-hot inputs ``(C, T, 2 n_groups)``: column ``2 g + kappa(t)`` is 1 for condition of group g.
-
-    ``kappa(t) = 0`` ('hold') for ``t < transition`` and 1 ('go') otherwise; with ``transition=None``
-    only the 'hold' columns are used (one constant input per group).
-    """
-    groups = np.asarray(groups, dtype=int)
-    U = np.zeros((groups.size, T, 2 * n_groups))
-    kappa = epochs(T, transition)
-    for i, g in enumerate(groups):
-        U[i, np.arange(T), 2 * g + kappa] = 1.0
-    return U
-
-
-def input_groups(groups, n_conditions: int):
-    """(group index per condition, sorted unique labels) of input-group labels ``groups`` (None: each
-    condition its own group)."""
-    if groups is None:
-        return np.arange(n_conditions), np.arange(n_conditions)
-    g = np.asarray(groups)
-    if g.shape != (n_conditions,):
-        fail("groups", g, f"one input-group label per condition ({n_conditions})")
-    labels, inv = np.unique(g, return_inverse=True)
-    if labels.dtype == object:
-        labels = labels.astype(str)
-    return inv, labels
+__all__ = ["LatentLDSEstimator"]
 
 
 def _rng(seed):
@@ -95,7 +76,7 @@ class LatentLDSEstimator(NeurodynEstimator):
         return LDSParams(*(np.asarray(a, float) for a in (self.A_, self.B_, self.C_, self.d_, self.Q_, self.R_,
                                                          mu, S0)))
 
-    def group_index(self, groups) -> np.ndarray:
+    def group_index(self, groups) -> Int[np.ndarray, "conditions"]:
         """Fitted group indices of the input-group labels ``groups`` (labels as passed to ``fit``)."""
         self._check_fitted_latent()
         labels = np.asarray(self.group_labels_)
@@ -109,8 +90,8 @@ class LatentLDSEstimator(NeurodynEstimator):
             idx[i] = hit[0]
         return idx
 
-    def condition_inputs(self, groups=None, n_times: int | None = None) -> np.ndarray:
-        """One-hot inputs ``(C, T, 2 n_groups)``: of the fitted conditions (``groups=None``) or of conditions
+    def condition_inputs(self, groups=None, n_times: int | None = None) -> Float[np.ndarray, "conditions time inputs"]:
+        """One-hot inputs ``(conditions, T, 2 n_groups)``: of the fitted conditions (``groups=None``) or of conditions
         with input-group labels ``groups``; ``T`` = ``n_times`` (default: the fitted length)."""
         self._check_fitted_latent()
         T = self.n_times_ if n_times is None else positive_int("n_times", n_times, 1)
@@ -126,7 +107,7 @@ class LatentLDSEstimator(NeurodynEstimator):
         return X
 
     def _resolve(self, X, groups):
-        """(params with per-sequence m0, drive (C, T, K)) of known conditions, or None for new ones."""
+        """(params with per-sequence m0, drive (conditions, T, K)) of known conditions, or None for new ones."""
         nc, T, _ = X.shape
         if groups is not None:
             g = np.atleast_1d(np.asarray(groups))
@@ -143,8 +124,8 @@ class LatentLDSEstimator(NeurodynEstimator):
         return None
 
     def _posterior(self, X, groups):
-        """Posterior means ``(C, T, K)`` and log-likelihoods ``(C,)`` of ``X`` (conditions resolved as in the
-        module docstring)."""
+        """Posterior means ``(conditions, T, K)`` and log-likelihoods ``(conditions,)`` of ``X`` (conditions
+        resolved as in the module docstring)."""
         known = self._resolve(X, groups)
         if known is None:
             inf = infer_initial_and_inputs(self.latent_params(), X, None, epochs(X.shape[1], self.transition))
@@ -154,9 +135,20 @@ class LatentLDSEstimator(NeurodynEstimator):
         sm = kalman_smoother_batch(p._replace(B=np.eye(K)), X, drive)
         return np.asarray(sm.means), np.asarray(sm.loglik)
 
+    def latents_from_rates(self, y0: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch latents"]:
+        """GLS latent estimate ``x0 = (C^T R^{-1} C)^{-1} C^T R^{-1} (y0 - d)`` (seed 001 §9.1)."""
+        self._check_fitted_latent()
+        y0 = finite_array("y0", y0)
+        if y0.shape[-1] != self.C_.shape[0]:
+            fail("y0", y0, f"last axis of length {self.C_.shape[0]} (neurons)")
+        Rinv = np.diag(1.0 / self.R_) if self.R_.ndim == 1 else np.linalg.inv(self.R_)
+        G = self.C_.T @ Rinv
+        return np.linalg.solve(G @ self.C_, G @ (y0 - self.d_).T).T
+
     # ----------------------------------------------------------------- contract
-    def transform(self, X, groups=None) -> np.ndarray:
-        """Posterior-mean latents ``E[x_t | y]`` ``(C, T, K)`` from the Kalman (RTS) smoother.
+    def transform(self, X: Float[np.ndarray, "conditions time neurons"], groups=None
+                  ) -> Float[np.ndarray, "conditions time latents"]:
+        """Posterior-mean latents ``E[x_t | y]`` ``(conditions, T, K)`` from the Kalman (RTS) smoother.
 
         ``groups``: input-group labels of the conditions of ``X`` (see the module docstring for how
         conditions are resolved without them).
@@ -164,8 +156,9 @@ class LatentLDSEstimator(NeurodynEstimator):
         self._check_fitted_latent()
         return self._posterior(self._data(X), groups)[0]
 
-    def predict(self, X=None, groups=None, n_steps: int | None = None) -> np.ndarray:
-        """Rates ``(C, T, N)``.
+    def predict(self, X: Float[np.ndarray, "conditions time neurons"] | None = None, groups=None,
+                n_steps: int | None = None) -> Float[np.ndarray, "conditions time neurons"]:
+        """Rates ``(conditions, T, N)``.
 
         ``X=None``: noise-free forward prediction of the fitted conditions from their initial states,
         ``x_t = A x_{t-1} + B u_t``, ``yhat = C x_t + d`` (``n_steps`` bins, default the fitted length).
@@ -175,22 +168,20 @@ class LatentLDSEstimator(NeurodynEstimator):
         self._check_fitted_latent()
         if X is None:
             T = self.n_times_ if n_steps is None else positive_int("n_steps", n_steps, 1)
-            U = self.condition_inputs(None, T)
-            x = np.empty((self.n_conditions_, T, self.A_.shape[0]))
-            x[:, 0] = np.broadcast_to(np.atleast_2d(self.m0_), x[:, 0].shape)
-            drive = np.einsum("btu,ku->btk", U, self.B_)
-            for t in range(1, T):
-                x[:, t] = x[:, t - 1] @ self.A_.T + drive[:, t]
+            drive = np.einsum("btu,ku->btk", self.condition_inputs(None, T), self.B_)
+            x0 = np.broadcast_to(np.atleast_2d(self.m0_), (self.n_conditions_, self.A_.shape[0]))
+            x = np.asarray(linear_rollout(jnp.asarray(self.A_), jnp.asarray(x0), jnp.asarray(drive)))
             return x @ self.C_.T + self.d_
         return self.transform(X, groups) @ self.C_.T + self.d_
 
-    def log_likelihood(self, X, groups=None) -> float:
+    def log_likelihood(self, X: Float[np.ndarray, "conditions time neurons"], groups=None) -> float:
         """Total marginal log-likelihood ``sum_i log p(y^i)`` of ``X`` (new conditions: at their ML inputs)."""
         self._check_fitted_latent()
         return float(np.sum(self._posterior(self._data(X), groups)[1]))
 
-    def score(self, X, y=None, groups=None) -> float:
-        """Mean marginal log-likelihood per observed bin, ``sum_i log p(y^i_0..T-1) / (C T)`` (higher is better).
+    def score(self, X: Float[np.ndarray, "conditions time neurons"], y=None, groups=None) -> float:
+        """Mean marginal log-likelihood per observed bin, ``sum_i log p(y^i_0..T-1) / (n_conditions T)``
+        (higher is better).
 
         Each bin is the vector of all neurons at one time of one condition (nats per bin). Known conditions
         (fitted ones, or ``groups`` given) use the model's initial-state distribution and inputs; new
@@ -201,7 +192,9 @@ class LatentLDSEstimator(NeurodynEstimator):
         X = self._data(X)
         return float(np.sum(self._posterior(X, groups)[1])) / (X.shape[0] * X.shape[1])
 
-    def sample(self, n: int, seed=0, *, return_latents: bool = False):
+    def sample(self, n: int, seed=0, *, return_latents: bool = False
+               ) -> Float[np.ndarray, "batch time neurons"] | tuple[Float[np.ndarray, "batch time latents"],
+                                                                    Float[np.ndarray, "batch time neurons"]]:
         """``n`` draws ``(n, T, N)`` of the fitted conditions (draw i is condition ``i % n_conditions``) from the
         generative model: ``x_0 ~ N(m0_i, S0)``, ``x_t = A x_{t-1} + B u_t + w_t``, ``y_t = C x_t + d + v_t``.
 

@@ -34,21 +34,24 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
-from neurodyn.models.ei_subspace import (
+from jaxtyping import Bool, Float
+
+from neurodyn.dynamics import linear_rollout
+from neurodyn.models.ei_subspace.constraints import (
     excitatory_units,
-    fit_w,
     random_balanced_ei,
-    run_linear,
     sparsity_mask,
     subspace_projection,
 )
-from neurodyn.models.lds.latent import epoch_inputs
+from neurodyn.models.ei_subspace.w_solver import fit_w
+from neurodyn.models.lds.conditions import epoch_inputs
+from neurodyn.validation import fail, finite_array, in_range, positive, positive_int
 
 __all__ = ["SubspaceGroundTruth", "make_ground_truth", "poisson_trials", "subspace_dynamics_matrix"]
 
 
-def subspace_dynamics_matrix(J, seed: int = 0, r_range=(0.9, 0.97), theta_range=(0.03, 0.15)) -> np.ndarray:
+def subspace_dynamics_matrix(J: Float[np.ndarray, "latents neurons"], seed: int = 0, r_range=(0.9, 0.97),
+                             theta_range=(0.03, 0.15)) -> Float[np.ndarray, "latents latents"]:
     """K x K matrix with eigenvalue 0 on ``J 1`` and slow rotations ``r e^{+-i theta}`` elsewhere.
 
     ``A = V Lambda V^{-1}`` in real block form: the first column of V is ``J 1 / ||J 1||`` (eigenvalue 0),
@@ -79,26 +82,26 @@ def subspace_dynamics_matrix(J, seed: int = 0, r_range=(0.9, 0.97), theta_range=
 class SubspaceGroundTruth:
     """A known self-contained-subspace E/I network with recorded-neuron readout (see module docstring)."""
 
-    W: np.ndarray               # (N, N)
-    J: np.ndarray               # (K, N)
-    is_excitatory: np.ndarray   # (N,)
-    mask: np.ndarray            # (N, N)
-    A_target: np.ndarray        # (K, K) prescribed task dynamics
-    B: np.ndarray               # (K, 2 n_cond) hold/go input vectors per condition
-    C: np.ndarray               # (D, K)
-    d: np.ndarray               # (D,) baseline rates (spikes/s)
-    m0: np.ndarray              # (n_cond, K) initial task states
-    H: np.ndarray               # (D, N) direct readout of network units outside the task space (Hz per unit)
+    W: Float[np.ndarray, "neurons neurons"]
+    J: Float[np.ndarray, "latents neurons"]
+    is_excitatory: Bool[np.ndarray, "neurons"]
+    mask: Bool[np.ndarray, "neurons neurons"]
+    A_target: Float[np.ndarray, "latents latents"]  # prescribed task dynamics
+    B: Float[np.ndarray, "latents inputs"]          # hold/go input vectors per condition (2 per condition)
+    C: Float[np.ndarray, "readouts latents"]
+    d: Float[np.ndarray, "readouts"]                # baseline rates (spikes/s)
+    m0: Float[np.ndarray, "conditions latents"]     # initial task states
+    H: Float[np.ndarray, "readouts neurons"]        # direct readout of units outside the task space (Hz per unit)
     transition: int
     n_times: int
     dt_ms: float
 
     @property
-    def J_pinv(self) -> np.ndarray:
+    def J_pinv(self) -> Float[np.ndarray, "neurons latents"]:
         return np.linalg.pinv(self.J)
 
     @property
-    def A(self) -> np.ndarray:
+    def A(self) -> Float[np.ndarray, "latents latents"]:
         """Task-dynamics matrix of the network, ``J W J^+``."""
         return self.J @ self.W @ self.J_pinv
 
@@ -106,14 +109,17 @@ class SubspaceGroundTruth:
     def n_conditions(self) -> int:
         return self.m0.shape[0]
 
-    def inputs(self) -> np.ndarray:
+    def inputs(self) -> Float[np.ndarray, "conditions time inputs"]:
         return epoch_inputs(np.arange(self.n_conditions), self.n_conditions, self.n_times, self.transition)
 
-    def initial_states(self) -> np.ndarray:
+    def initial_states(self) -> Float[np.ndarray, "conditions neurons"]:
         """Network initial states ``J^+ m0`` (conditions, N)."""
         return self.m0 @ self.J_pinv.T
 
-    def run(self, stim=None, stim_mask=None, nu0=None) -> np.ndarray:
+    def run(self, stim: Float[np.ndarray, "*conditions neurons"] | None = None,
+            stim_mask: Bool[np.ndarray, "time"] | None = None,
+            nu0: Float[np.ndarray, "*conditions neurons"] | None = None
+            ) -> Float[np.ndarray, "conditions time neurons"]:
         """Noise-free network trajectories ``(conditions, T, N)`` with an optional input ``stim``."""
         U = self.inputs()
         drive = np.einsum("btu,ku,nk->btn", U, self.B, self.J_pinv)
@@ -124,15 +130,16 @@ class SubspaceGroundTruth:
                 fail("stim_mask", sm, f"{self.n_times} booleans")
             drive = drive + sm[None, :, None] * stim[:, None, :]
         nu0 = self.initial_states() if nu0 is None else np.atleast_2d(finite_array("nu0", nu0))
-        return np.asarray(run_linear(jnp.asarray(self.W), jnp.asarray(nu0), jnp.asarray(drive)))
+        return np.asarray(linear_rollout(jnp.asarray(self.W), jnp.asarray(nu0), jnp.asarray(drive)))
 
-    def rates(self, nu) -> np.ndarray:
+    def rates(self, nu: Float[np.ndarray, "*batch neurons"]) -> Float[np.ndarray, "*batch readouts"]:
         """Recorded-neuron rates ``max(C J nu + H (I - J^+ J) nu + d, 0)`` (spikes/s)."""
         nu = np.asarray(nu)
         out = nu - (nu @ self.J.T) @ self.J_pinv.T
         return np.maximum(nu @ (self.C @ self.J).T + out @ self.H.T + self.d, 0.0)
 
-    def run_contraction(self, contraction: float, stim, stim_mask) -> np.ndarray:
+    def run_contraction(self, contraction: float, stim: Float[np.ndarray, "*conditions neurons"],
+                        stim_mask: Bool[np.ndarray, "time"]) -> Float[np.ndarray, "conditions time neurons"]:
         """ICMS-like run: additive ``stim`` during the window, then at its last step the task state is
         contracted toward the condition average, ``x <- x - c (x - xbar)`` (seed 001 §8.2, §15)."""
         c = in_range("contraction", contraction, 0.0, 1.0)
@@ -145,7 +152,7 @@ class SubspaceGroundTruth:
         nu_end = nu[:, end] - c * (x - x.mean(0)) @ self.J_pinv.T
         U = self.inputs()[:, end:]
         drive = np.einsum("btu,ku,nk->btn", U, self.B, self.J_pinv)
-        tail = np.asarray(run_linear(jnp.asarray(self.W), jnp.asarray(nu_end), jnp.asarray(drive)))
+        tail = np.asarray(linear_rollout(jnp.asarray(self.W), jnp.asarray(nu_end), jnp.asarray(drive)))
         return np.concatenate([nu[:, :end], tail], axis=1)
 
 
@@ -198,13 +205,14 @@ def make_ground_truth(n_units: int = 200, n_latents: int = 4, n_neurons: int = 4
     return SubspaceGroundTruth(W, J, e, mask, A, B, C, d, m0, H, transition, T, float(dt_ms))
 
 
-def poisson_trials(rates, n_trials: int, dt_ms: float, seed: int = 0) -> np.ndarray:
-    """Single-trial rate estimates ``(C, R, T, D)``: Poisson counts of ``rates * dt`` divided by dt."""
+def poisson_trials(rates: Float[np.ndarray, "conditions time readouts"], n_trials: int, dt_ms: float,
+                   seed: int = 0) -> Float[np.ndarray, "conditions trials time readouts"]:
+    """Single-trial rate estimates ``(conditions, trials, T, D)``: Poisson counts of ``rates * dt`` divided by dt."""
     rates = finite_array("rates", rates)
     if np.any(rates < 0):
         fail("rates", rates, "non-negative firing rates (spikes/s)")
-    R = positive_int("n_trials", n_trials)
+    n_tr = positive_int("n_trials", n_trials)
     dt_s = positive("dt_ms", dt_ms) / 1000.0
     rng = np.random.default_rng(seed)
-    counts = rng.poisson(np.broadcast_to(rates[:, None] * dt_s, (rates.shape[0], R) + rates.shape[1:]))
+    counts = rng.poisson(np.broadcast_to(rates[:, None] * dt_s, (rates.shape[0], n_tr) + rates.shape[1:]))
     return counts / dt_s
