@@ -20,8 +20,8 @@ EM on the penalised lower bound
     (`data_curvature`), then the stability safeguard (`neurodyn.models.ei_subspace.stability.stabilised_w`);
   - ``Q = (1/n) sum E[(x_t - A x_{t-1} - B u_t)(...)^T]`` (with the new A, B);
   - ``[C d] = (sum y_t E[s_t]^T)(sum E[s_t s_t^T])^{-1}``, ``s_t = [x_t; 1]``;
-    ``R = diag((1/(n_c T)) sum E[(y_t - C x_t - d)(...)^T])`` (the LDS's emission M-step,
-    `neurodyn.models.lds.emission_update`, written with the residuals summed explicitly);
+    ``R = diag((1/(n_c T)) sum E[(y_t - C x_t - d)(...)^T])`` (`neurodyn.models.lds.emission_update`,
+    shared with the LDS);
   - initial states (§10.5): ``m0_i = E[x^i_0]`` per condition, ``S0 = Cov(x_0 | y)``
     (`neurodyn.models.lds.initial_state_update`).
 
@@ -40,7 +40,7 @@ from jaxtyping import Array, Bool, Float
 
 from neurodyn.models.ei_subspace.stability import stabilised_w
 from neurodyn.models.ei_subspace.w_solver import fit_w
-from neurodyn.models.lds import LDSParams, initial_state_update, kalman_smoother_batch, symmetrize
+from neurodyn.models.lds import LDSParams, emission_update_jit, initial_state_update, kalman_smoother_batch, symmetrize
 
 __all__ = ["MStep", "SubspaceParams", "SubspaceStructure", "SufficientStats", "data_curvature", "m_step", "penalty",
            "smoothed_moments", "sufficient_stats"]
@@ -144,8 +144,8 @@ class MStep(NamedTuple):
 
 def m_step(params: SubspaceParams, structure: SubspaceStructure, stats: SufficientStats,
            m: Float[np.ndarray, "conditions time latents"], P: Float[np.ndarray, "time latents latents"],
-           Y: Float[np.ndarray, "conditions time readouts"], active: Float[np.ndarray, "inputs"], eps: float,
-           beta: float, *, w_iter: int,
+           Y: Float[Array, "conditions time readouts"], Syy: Float[Array, "readouts readouts"],
+           active: Float[np.ndarray, "inputs"], eps: float, beta: float, *, w_iter: int,
            max_spectral_radius: float | None, stability_weight: float) -> MStep:
     """One M-step of the penalised EM (module docstring) from the current ``params`` and the E-step's moments."""
     K = params.A.shape[0]
@@ -173,16 +173,8 @@ def m_step(params: SubspaceParams, structure: SubspaceStructure, stats: Sufficie
     Q = (stats.Snn - G @ Szx - Szx.T @ G.T + G @ Szz @ G.T) / stats.n
     Q = symmetrize(Q) + 1e-9 * np.trace(Q) / K * np.eye(K)
     # emissions and initial states, as for the LDS
-    nc, T = Y.shape[:2]
-    Sxx = np.einsum("bti,btj->ij", m, m) + nc * P.sum(0)
-    sx = m.sum((0, 1))
-    Sss = np.block([[Sxx, sx[:, None]], [sx[None, :], np.array([[nc * T]], float)]])
-    Ssy = np.concatenate([np.einsum("bti,btn->in", m, Y), Y.sum((0, 1))[None]], axis=0)
-    Cd = np.linalg.solve(Sss, Ssy).T
-    C, d = Cd[:, :K], Cd[:, K]
-    resid = Y - np.einsum("btk,nk->btn", m, C) - d
-    R = np.einsum("btn,btn->n", resid, resid) + nc * np.einsum("nk,tkl,nl->n", C, P, C)
-    R = np.maximum(R / (nc * T), 1e-8)
+    C, d, R = (np.asarray(a) for a in emission_update_jit(jnp.asarray(m), jnp.asarray(P), Y, Syy,
+                                                           jnp.zeros(Y.shape[-1], Y.dtype), diagonal_R=True))
     m0, S0 = initial_state_update(m, P)
     new = SubspaceParams(W, A, B, C, d, Q, R, np.array(m0), np.asarray(S0))
     return MStep(new, shrink, active_bound, w_seconds)

@@ -69,6 +69,7 @@ from neurodyn.models.lds import (
     LatentLDSEstimator,
     check_latent_data,
     condition_design,
+    data_stats,
     em_stop_reason,
     warn_stop,
 )
@@ -265,6 +266,7 @@ class EISubspaceNetwork(LatentLDSEstimator):
         self._set_state(params)
         eps, beta = self.eps0, self.beta0
         Yj, Uj = jnp.asarray(X), jnp.asarray(U)
+        Syy = data_stats(Yj, Uj, jnp.asarray(active))[0]
         lls, objs, weights, t_e, t_w = [], [], [], [], []
         reason = "max_iter"
         for _ in progress(range(self.max_iter), self.max_iter, "E/I subspace EM"):
@@ -284,7 +286,7 @@ class EISubspaceNetwork(LatentLDSEstimator):
             if stop in ("decrease", "converged"):
                 reason = stop                  # on a decrease the previous parameters are kept
                 break
-            step = m_step(params, structure, st, m, P, X, active, eps, beta, w_iter=self.w_iter,
+            step = m_step(params, structure, st, m, P, Yj, Syy, active, eps, beta, w_iter=self.w_iter,
                           max_spectral_radius=self.max_spectral_radius, stability_weight=self.stability_weight)
             if step.shrink is not None:
                 shrinks.append(step.shrink)

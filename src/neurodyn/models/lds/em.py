@@ -11,8 +11,8 @@ smoothed moments::
     m0_i  = E[x^i_0],   S0 = Cov(x_0 | y)                         (initial="per_condition", `initial_state_update`)
     m0    = mean_i E[x^i_0], S0 = Cov(x_0 | y) + Cov_i(E[x^i_0])  (initial="shared")
 
-The initial-state update is shared with the E/I subspace network (seed 001 §10.5), whose latent part is
-the same model. `em_stop_reason` and `warn_stop` are the stopping rule of both EM
+The emission and initial-state updates are shared with the E/I subspace network (seed 001 §10.4-§10.5),
+whose latent part is the same model. `em_stop_reason` and `warn_stop` are the stopping rule of both EM
 loops.
 """
 
@@ -27,7 +27,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from neurodyn.models.lds.inference import LDSParams, kalman_smoother_batch, symmetrize
 
-__all__ = ["data_stats", "em_step", "em_stop_reason", "emission_update", "initial_state_update", "warn_stop"]
+__all__ = ["data_stats", "em_step", "em_stop_reason", "emission_update", "emission_update_jit",
+           "initial_state_update", "warn_stop"]
 
 
 @jax.jit
@@ -69,6 +70,10 @@ def emission_update(m: Float[Array, "conditions time latents"], P: Float[Array, 
     Cd, Rn = _regression(Sss, Ssy, Syy, nb * T)
     R = jnp.maximum(jnp.diag(Rn), jnp.maximum(r_floor, 1e-8)) if diagonal_R else Rn
     return Cd[:, :K], Cd[:, K], R
+
+
+#: `emission_update` compiled on its own, for M-steps written in NumPy (the E/I subspace network)
+emission_update_jit = jax.jit(emission_update, static_argnames=("diagonal_R",))
 
 
 def initial_state_update(m: Float[Array, "conditions time latents"], P: Float[Array, "time latents latents"],
