@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from neurodyn.experiments.base import run_experiment
-from neurodyn.experiments.opto_perturbation import decay_time, task_activity_basis
+from neurodyn.runner import run_experiment
+from neurodyn.experiments.seed001.opto_perturbation import decay_time, task_activity_basis
 
 
 def test_decay_time_of_an_exponential():
@@ -38,7 +38,7 @@ def test_dale_svd_experiment_small(tmp_path):
 
 
 def test_shuffled_pairing_keeps_spectrum_and_eigenvectors_real():
-    from neurodyn.experiments.icms import shuffled_pairing
+    from neurodyn.experiments.seed001.icms import shuffled_pairing
 
     rng = np.random.default_rng(1)
     V = rng.normal(size=(5, 5))

@@ -6,8 +6,8 @@ import pytest
 from neurodyn import Network
 from neurodyn.analysis import spectral_abscissa
 from neurodyn.dynamics import Linear, simulate
-from neurodyn.experiments.base import run_experiment
-from neurodyn.experiments.critical_gain import CriticalGainConfig, critical_gains
+from neurodyn.runner import run_experiment
+from neurodyn.experiments.thesis.critical_gain import CriticalGainConfig, critical_gains
 
 
 def test_nonnormal_amplification_metrics_reproduce(tmp_path):

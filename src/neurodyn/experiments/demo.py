@@ -40,7 +40,7 @@ from sklearn.decomposition import PCA
 
 from neurodyn.analysis import evoked_energy, henrici, observability_gramian, preferred_initial_conditions
 from neurodyn.data.prepare import transition_bin
-from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.runner import ExperimentConfig, Run, experiment
 from neurodyn.report.figures import new_figure, plot_spectrum
 
 
@@ -186,7 +186,7 @@ def _ei_subspace(cfg, run: Run, data, Y, out: dict):
 
 
 def _optogenetic(cfg, run: Run, data, model, out: dict):
-    from neurodyn.experiments.opto_perturbation import decay_time, stimulated_response, task_activity_basis
+    from neurodyn.experiments.seed001.opto_perturbation import decay_time, stimulated_response, task_activity_basis
     from neurodyn.models.ei_subspace import chance_projection, projection_fraction
     from neurodyn.perturb import OptogeneticStimulation
 
@@ -360,7 +360,7 @@ def run_demo(cfg: DemoConfig, run: Run) -> dict:
 
 
 # What each metric means and the texts' values (report, `neurodyn reproduce`).
-from neurodyn.experiments.base import Reference, describe  # noqa: E402
+from neurodyn.runner import Reference, describe  # noqa: E402
 
 describe(
     "demo",
