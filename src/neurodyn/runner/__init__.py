@@ -17,9 +17,10 @@ from neurodyn.runner.references import (MetricInfo, Reference, compare_with_text
                                         metric_info, references, undeclared_metrics)
 from neurodyn.runner.registry import ExperimentSpec, experiment, get_experiment, list_experiments
 from neurodyn.runner.run import Run, run_experiment
+from neurodyn.runner.sweep import load_sweep, run_sweep
 
 __all__ = ["ConfigError", "DataOptions", "EpochOptions", "ExperimentConfig", "ExperimentSpec", "MetricInfo",
            "RateOptions", "Reference", "Run", "SOCGroupsConfig", "compare_with_text", "config_toml",
            "declared_experiments", "describe", "describe_config", "experiment", "flatten", "get_experiment",
-           "list_experiments", "merge", "metric_info", "nest", "parse_overrides", "provenance", "references",
-           "resolve_config", "run_experiment", "toml_value", "undeclared_metrics"]
+           "list_experiments", "load_sweep", "merge", "metric_info", "nest", "parse_overrides", "provenance",
+           "references", "resolve_config", "run_experiment", "run_sweep", "toml_value", "undeclared_metrics"]
