@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 import neurodyn  # noqa: E402,F401  (64-bit JAX)
 import neurodyn.models.ei_subspace as ei  # noqa: E402
-from neurodyn.experiments.ei_subspace_fit import EISubspaceFitConfig, load_rates  # noqa: E402
+from neurodyn.experiments.fits.ei_subspace_fit import EISubspaceFitConfig, load_rates  # noqa: E402
 
 
 def _grad_previous(W, J, Jp, P, M, Qi, eps, beta, mask, Wref, mu):

@@ -169,7 +169,7 @@ def part_b_quick(args):
     import matplotlib
 
     matplotlib.use("Agg")
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     for name in ("speed-slow", "library"):
         walls, secs = [], []

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from neurodyn.cli import app
-from neurodyn.experiments.base import ConfigError, parse_overrides, run_experiment
+from neurodyn.runner import ConfigError, parse_overrides, run_experiment
 
 runner = CliRunner()
 

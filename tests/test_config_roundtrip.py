@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from neurodyn.cli import app
-from neurodyn.experiments.base import ConfigError, list_experiments, parse_overrides, resolve_config
+from neurodyn.runner import ConfigError, list_experiments, parse_overrides, resolve_config
 
 runner = CliRunner()
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neurodyn.data import load_example, soft_normalize
-from neurodyn.experiments.base import run_experiment
+from neurodyn.runner import run_experiment
 
 TINY = {"lds_iter": 8, "ei_units": 100, "ei_latents": 2, "ei_iter": 2, "ei_w_iter": 30, "n_stim": 2,
         "soc_n": 20, "soc_target": 0.5, "sessions": 2, "iterations": 10}

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from neurodyn.experiments.base import run_experiment
+from neurodyn.runner import run_experiment
 from neurodyn.perturb import decay_time, manifold_basis
 
 
@@ -38,7 +38,7 @@ def test_dale_svd_experiment_small(tmp_path):
 
 
 def test_shuffled_pairing_keeps_spectrum_and_eigenvectors_real():
-    from neurodyn.experiments.icms import shuffled_pairing
+    from neurodyn.experiments.seed001.icms import shuffled_pairing
 
     rng = np.random.default_rng(1)
     V = rng.normal(size=(5, 5))

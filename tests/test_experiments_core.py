@@ -6,8 +6,8 @@ import pytest
 from neurodyn import Network
 from neurodyn.analysis import spectral_abscissa
 from neurodyn.dynamics import Linear, simulate
-from neurodyn.experiments.base import run_experiment
-from neurodyn.experiments.critical_gain import CriticalGainConfig, critical_gains
+from neurodyn.runner import run_experiment
+from neurodyn.experiments.thesis.critical_gain import CriticalGainConfig, critical_gains
 
 
 def test_nonnormal_amplification_metrics_reproduce(tmp_path):
@@ -52,3 +52,22 @@ def test_critical_gain_experiment_small(tmp_path):
         row = rows[f"median_rel_dev_{kind}"]
         assert row["this_run"] == pytest.approx(rel) and row["agrees"] is bool(rel <= 0.05)
         assert row["source"].startswith("thesis §2.3.2, Fig. 2.2b")
+
+
+def test_every_experiment_module_registers_one_experiment_named_after_it():
+    # the registry is the package walk: each module under neurodyn.experiments (packages excepted)
+    # registers exactly one experiment, whose name is the module's name with '-' for '_'
+    import importlib
+    import pkgutil
+
+    import neurodyn.experiments as pkg
+    from neurodyn.runner import list_experiments
+
+    modules = [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{pkg.__name__}.") if not m.ispkg]
+    by_module: dict[str, list[str]] = {}
+    for spec in list_experiments():
+        by_module.setdefault(spec.fn.__module__, []).append(spec.name)
+    assert sorted(by_module) == sorted(modules)
+    for mod in modules:
+        assert by_module[mod] == [mod.rpartition(".")[2].replace("_", "-")], mod
+        assert importlib.import_module(mod).__doc__, mod  # each module says what it reproduces

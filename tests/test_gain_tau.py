@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neurodyn.connectivity import random_ei
-from neurodyn.experiments.base import run_experiment
-from neurodyn.experiments.gain_tau_spectrum import dominant_frequency
+from neurodyn.runner import run_experiment
+from neurodyn.experiments.thesis.gain_tau_spectrum import dominant_frequency
 
 
 def test_dominant_frequency_of_damped_cosines():

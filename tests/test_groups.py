@@ -83,7 +83,7 @@ def test_group_gains_stay_tied(task):
 
 
 def test_groups_experiment_quick(tmp_path):
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     cfg = {"n": 10, "soc_target": 0.5, "sessions": 2, "iterations": 5, "group_counts": [2, 5, 10],
            "multi_targets": 0, "multi_groups": 4, "n_trials": 2}

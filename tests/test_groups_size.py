@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from neurodyn.connectivity import random_ei
-from neurodyn.experiments.groups_size import _iterations_to_within
+from neurodyn.experiments.thesis.groups_size import _iterations_to_within
 from neurodyn.learning import GainTask, NodePerturbation, Readout, TrialDynamics, learn_combination, sample_times
 from neurodyn.learning.groups import membership_matrix
 
@@ -46,7 +46,7 @@ def test_more_groups_beat_the_best_single_gain():
 
 
 def test_groups_size_experiment_quick(tmp_path):
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     cfg = {"sizes": [10, 20], "group_counts": [1, 2, 5], "iterations": 40, "readout_iterations": 40,
            "n_trials": 5}

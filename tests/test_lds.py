@@ -325,7 +325,7 @@ def test_lds_fit_experiment_on_npz(tmp_path):
     # `neurodyn fit lds --data FILE.npz` runs experiment lds-fit with config data=FILE. On a simulated
     # LDS with the model's structure, the leave-one-condition-out forward prediction must be good and
     # the fitted eigenvalues close to the true ones (largest |lambda| = 0.93).
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
     import json
     # same shapes as the tests above, so compiled EM steps are reused
     Y, A = _simulate_system(seed=5)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neurodyn.connectivity import random_ei
-from neurodyn.experiments.base import run_experiment
+from neurodyn.runner import run_experiment
 from neurodyn.learning import sample_times
 
 from gain_reference import reference_error

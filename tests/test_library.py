@@ -107,7 +107,7 @@ def test_library_experiment_quick(tmp_path):
     # pattern's learned error and, for the largest libraries, the output error of every convex
     # combination of their gain patterns; with a library of one pattern the combination is that
     # pattern (c = 1), so its output is the fitted output (fit-to-output error 0 up to rounding).
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     from gain_reference import reference_error
 

@@ -283,7 +283,7 @@ def test_validation_errors():
 
 
 def test_experiment_quick_run_writes_metrics(tmp_path, net):
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     # a fitted-model file as an ei-subspace-fit run writes it (model.npz via EISubspaceNetwork.save), built
     # from the exactly self-contained test network (fast: no fitting, no ground-truth generation)

@@ -317,7 +317,7 @@ def test_spikeinterface_step_every_segment_chunked():
 
 
 def test_icms_preprocess_quick(tmp_path):
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     m = run_experiment("icms-preprocess", tmp_path / "run", quick=True)
     # quick scale: 96 channels, 2 trials, 26 uA at 0.5 mm; the amplifier clips 49 channels on every

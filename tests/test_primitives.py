@@ -108,7 +108,7 @@ def test_pair_correlations_match_scipy():
 
 
 def test_primitives_experiment_quick(tmp_path):
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     # small explicit scale (not the --quick settings, which learn for longer): a 20-neuron SOC, 4 groups
     small_cfg = {"n": 20, "soc_target": 0.5, "n_groups": 4, "shapes": 3, "speeds": 3, "shape_iterations": 10,

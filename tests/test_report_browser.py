@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from neurodyn.cli import app
-from neurodyn.experiments.base import run_experiment
+from neurodyn.runner import run_experiment
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import neurodyn
 from neurodyn.cli import app
-from neurodyn.experiments.base import (Reference, compare_with_text, declared_experiments, list_experiments,
+from neurodyn.runner import (Reference, compare_with_text, declared_experiments, list_experiments,
                                        metric_info, provenance, references, run_experiment, undeclared_metrics)
 from neurodyn.report.html import write_run_report
 from neurodyn.report.reproduce import reproduce

@@ -88,7 +88,7 @@ def test_errors_are_one_line():
 
 
 def test_rrr_fit_experiment(tmp_path):
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     X, Y, _ = synthetic_communication(300, 10, 8, rank=2, noise=1.0, seed=1)
     data = tmp_path / "pair.npz"

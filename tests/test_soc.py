@@ -9,7 +9,7 @@ import scipy.linalg as sla
 from neurodyn import Network
 from neurodyn.connectivity import SOCResult, random_ei, soc, soc_from_matrix
 from neurodyn.connectivity.soc import soc_step
-from neurodyn.experiments.base import run_experiment
+from neurodyn.runner import run_experiment
 
 
 def _plain_step(W, eta, gamma, max_step=None):

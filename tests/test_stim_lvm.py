@@ -99,7 +99,7 @@ def test_validation_errors():
 
 def test_paired_conditions_from_condition_table():
     from neurodyn.data import PopulationData
-    from neurodyn.experiments.stim_lvm import paired_conditions
+    from neurodyn.experiments.fits.stim_lvm_fit import paired_conditions
 
     rates = np.ones((4, 3, 2))
     pop = PopulationData(rates, np.arange(3.0) * 20, condition_table={"stimulated": np.array([1, 0, 0, 1]),

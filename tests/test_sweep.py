@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from neurodyn.experiments.base import ConfigError
-from neurodyn.experiments.sweep import load_sweep, point_id, run_sweep, sweep_status
+from neurodyn.runner import ConfigError
+from neurodyn.runner.sweep import load_sweep, point_id, run_sweep, sweep_status
 
 SWEEP = """
 experiment = "nonnormal-amplification"
@@ -77,7 +77,7 @@ def test_sweep_runs_resumes_and_records_failures(tmp_path):
 def test_killed_worker_loses_nothing(tmp_path):
     from dask.distributed import Client, LocalCluster
 
-    from neurodyn.experiments.sweep import run_point
+    from neurodyn.runner.sweep import run_point
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50)
     client = Client(cluster)

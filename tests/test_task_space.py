@@ -117,7 +117,7 @@ def test_task_space_experiment_on_premotor_data(tmp_path):
     import json
     from itertools import combinations
     from neurodyn.data import load_mat
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
     run_experiment("task-space", tmp_path / "run", quick=True)
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     d = load_mat(YU, bin_ms=50, t0_ms=-200.0).select_time(0.0, 500.0)

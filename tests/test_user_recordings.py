@@ -285,7 +285,7 @@ def test_worked_nwb_example_in_the_docs(tmp_path, monkeypatch):
 
 
 def test_rrr_fit_on_a_recording_with_area_labels_finds_the_shared_rank(tmp_path):
-    from neurodyn.experiments.base import run_experiment
+    from neurodyn.runner import run_experiment
 
     # two areas driven by the same 2-d latent: the communication subspace has rank 2
     rng = np.random.default_rng(0)

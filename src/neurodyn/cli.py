@@ -57,12 +57,12 @@ def _default_out(name: str) -> Path:
 
 def _run(name: str, config: Optional[Path], sets: list[str], out: Optional[Path], quick: bool,
          seed: Optional[int], quiet: bool, force: bool) -> None:
-    from neurodyn.experiments.base import ConfigError, _merge, parse_overrides, run_experiment
+    from neurodyn.runner import ConfigError, merge, parse_overrides, run_experiment
 
     set_quiet(quiet)
     try:
         given = _read_config_file(config) if config else {}
-        given = _merge(given, parse_overrides(sets))
+        given = merge(given, parse_overrides(sets))
         out = out or _default_out(name)
         metrics = run_experiment(name, out, config=given, quick=quick, seed=seed, force=force)
     except (ConfigError, FileExistsError, FileNotFoundError, ValueError, TypeError) as exc:
@@ -78,7 +78,7 @@ def _run(name: str, config: Optional[Path], sets: list[str], out: Optional[Path]
 
 
 def _print_reference(name: str, metrics: dict) -> None:
-    from neurodyn.experiments.base import compare_with_text
+    from neurodyn.runner import compare_with_text
     from neurodyn.report.terminal import reference_table
 
     rows = compare_with_text(name, metrics)
@@ -89,7 +89,7 @@ def _print_reference(name: str, metrics: dict) -> None:
 @app.command("list")
 def list_cmd() -> None:
     """List the experiments."""
-    from neurodyn.experiments.base import list_experiments
+    from neurodyn.runner import list_experiments
 
     table = Table(show_header=True)
     table.add_column("experiment")
@@ -103,7 +103,7 @@ def list_cmd() -> None:
 def config_cmd(name: str = typer.Argument(..., help="experiment name")) -> None:
     """Print an experiment's default config with the meaning of each key (valid TOML: save it, edit it,
     run it with --config; a None default is a commented line)."""
-    from neurodyn.experiments.base import ConfigError, config_toml, get_experiment
+    from neurodyn.runner import ConfigError, config_toml, get_experiment
 
     try:
         spec = get_experiment(name)
@@ -146,13 +146,13 @@ def fit_cmd(
 
     Loading keys, each a --set: align_event, condition_column, window_ms, bin_ms, smooth_ms, units, t_min_ms, t_max_ms, soft_norm, transition_ms (see docs/data_format.md).
     """
-    from neurodyn.experiments.base import ConfigError, get_experiment
+    from neurodyn.runner import ConfigError, get_experiment
 
     name = f"{model}-fit"
     try:
         get_experiment(name)
     except ConfigError:
-        from neurodyn.experiments.base import list_experiments
+        from neurodyn.runner import list_experiments
 
         fits = sorted(s.name[:-4] for s in list_experiments() if s.name.endswith("-fit"))
         _fail(f"model={model!r}: expected one of {', '.join(fits) or '(none yet)'}")
@@ -183,8 +183,8 @@ def sweep_cmd(
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
     """Run a parameter sweep on Dask; rerun the same command to resume after an interruption."""
-    from neurodyn.experiments.base import ConfigError
-    from neurodyn.experiments.sweep import run_sweep
+    from neurodyn.runner import ConfigError
+    from neurodyn.runner.sweep import run_sweep
 
     set_quiet(quiet)
     out = out or Path("sweeps") / sweep_file.stem
@@ -227,7 +227,7 @@ def reproduce_cmd(
     """Run every experiment with text values and write one report of all claims; rerun to resume."""
     import shlex
 
-    from neurodyn.experiments.base import ConfigError
+    from neurodyn.runner import ConfigError
     from neurodyn.report.reproduce import reproduce
 
     set_quiet(quiet)

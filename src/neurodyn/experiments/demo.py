@@ -40,7 +40,7 @@ from sklearn.decomposition import PCA
 
 from neurodyn.analysis import evoked_energy, henrici, observability_gramian, preferred_initial_conditions
 from neurodyn.data.prepare import transition_bin
-from neurodyn.experiments.base import ExperimentConfig, Run, experiment
+from neurodyn.runner import ExperimentConfig, Run, experiment
 from neurodyn.report.figures import new_figure, plot_spectrum
 
 
@@ -359,7 +359,7 @@ def run_demo(cfg: DemoConfig, run: Run) -> dict:
 
 
 # What each metric means and the texts' values (report, `neurodyn reproduce`).
-from neurodyn.experiments.base import Reference, describe  # noqa: E402
+from neurodyn.runner import Reference, describe  # noqa: E402
 
 describe(
     "demo",

@@ -11,16 +11,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from jaxtyping import ArrayLike, Float, Shaped  # noqa: E402
 
 __all__ = ["new_figure", "plot_spectrum", "plot_traces", "rate_label", "small_multiples"]
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3.3):
+    """A figure of ``nrows`` x ``ncols`` panels of ``width`` x ``height`` inches; returns (figure, flat axes)."""
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     return fig, axes.ravel()
 
 
-def plot_spectrum(ax, eigs, *, label: str | None = None, color: str = "k", line: float | None = None,
+def plot_spectrum(ax, eigs: Shaped[ArrayLike, "*batch"], *, label: str | None = None, color: str = "k", line: float | None = None,
                   line_label: str | None = None, s: float = 8.0):
     """Eigenvalues in the complex plane, with an optional vertical line at Re = ``line``."""
     eigs = np.asarray(eigs)
@@ -33,8 +35,8 @@ def plot_spectrum(ax, eigs, *, label: str | None = None, color: str = "k", line:
     ax.axvline(0, color="0.8", lw=0.5)
 
 
-def plot_traces(ax, t, x, *, n: int = 20, ylabel: str = "activity", color=None, alpha: float = 0.8):
-    """Plot up to ``n`` columns of ``x`` (T x N) against ``t``."""
+def plot_traces(ax, t: Float[ArrayLike, "time"], x: Float[ArrayLike, "time neurons"], *, n: int = 20, ylabel: str = "activity", color=None, alpha: float = 0.8):
+    """Plot up to ``n`` columns (neurons) of ``x`` against ``t``."""
     x = np.asarray(x)
     k = min(n, x.shape[-1])
     ax.plot(t, x[:, :k], lw=1, color=color, alpha=alpha)
@@ -49,9 +51,10 @@ def rate_label(soft_norm: float | None = None, unit: str = "spikes/s") -> str:
     return f"r / (range + {soft_norm:g} {unit}) (soft-normalised)"
 
 
-def small_multiples(t, data, model, *, titles=None, neurons=None, n_neurons: int = 3, ylabel: str = "rate (spikes/s)",
-                    xlabel: str = "time (ms)", data_label: str = "data", model_label: str = "model",
-                    ncols: int = 4, width: float = 2.7, height: float = 2.1, suptitle: str | None = None):
+def small_multiples(t: Float[ArrayLike, "time"], data: Float[ArrayLike, "conditions time neurons"],
+                    model: Float[ArrayLike, "conditions time neurons"], *, titles=None, neurons=None,
+                    n_neurons: int = 3, ylabel: str = "rate (spikes/s)", xlabel: str = "time (ms)",
+                    data_label: str = "data", model_label: str = "model", ncols: int = 4, width: float = 2.7, height: float = 2.1, suptitle: str | None = None):
     """One panel per condition: ``data`` (solid) and ``model`` (dashed), both ``(conditions, time, neurons)``.
 
     The same neurons in every panel (``neurons``, default the ``n_neurons`` with the largest variance of
@@ -65,19 +68,19 @@ def small_multiples(t, data, model, *, titles=None, neurons=None, n_neurons: int
     t = np.asarray(t)
     if t.shape != (data.shape[1],):
         raise ValueError(f"t.shape={t.shape}: expected ({data.shape[1]},), one time per bin")
-    C = data.shape[0]
+    n_conditions = data.shape[0]
     if neurons is None:
         neurons = np.argsort(-data.reshape(-1, data.shape[2]).var(0))[:n_neurons]
     neurons = [int(n) for n in neurons]
-    titles = list(titles) if titles is not None else [f"condition {c}" for c in range(C)]
-    if len(titles) != C:
-        raise ValueError(f"titles: {len(titles)} given, expected one per condition ({C})")
-    ncols = max(1, min(ncols, C))
-    nrows = -(-C // ncols)
+    titles = list(titles) if titles is not None else [f"condition {c}" for c in range(n_conditions)]
+    if len(titles) != n_conditions:
+        raise ValueError(f"titles: {len(titles)} given, expected one per condition ({n_conditions})")
+    ncols = max(1, min(ncols, n_conditions))
+    nrows = -(-n_conditions // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
                              sharex=True, sharey=True)
     for c, ax in enumerate(axes.ravel()):
-        if c >= C:
+        if c >= n_conditions:
             ax.set_visible(False)
             continue
         for k, n in enumerate(neurons):
@@ -86,7 +89,7 @@ def small_multiples(t, data, model, *, titles=None, neurons=None, n_neurons: int
         ax.set_title(str(titles[c]), fontsize=9)
         if c % ncols == 0:
             ax.set_ylabel(ylabel, fontsize=8)
-        if c >= C - ncols:
+        if c >= n_conditions - ncols:
             ax.set_xlabel(xlabel, fontsize=8)
     first = axes.ravel()[0]
     first.plot([], [], color="0.3", lw=1.4, label=data_label)

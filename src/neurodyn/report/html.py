@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from neurodyn.fileio import atomic_write_text
+from neurodyn.runner.dicts import flatten
 
 __all__ = ["compare_runs", "reference_summary", "write_run_report"]
 
@@ -175,16 +176,6 @@ def write_run_report(out: Path, *, title: str, summary: str, metrics: dict[str, 
 # Comparing run folders
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _read_run(d: Path) -> tuple[Path, dict, dict]:
     d = Path(d)
     mpath, cpath = d / "metrics.json", d / "config.json"
@@ -228,7 +219,7 @@ def compare_runs(run_dirs: list[Path], out: Path) -> Path:
     first = labels[0]
     head = "<tr><th>key</th>" + "".join(f"<th>{html.escape(lb)}</th>" for lb in labels)
 
-    cfgs = [_flatten({k: v for k, v in c.items() if k != "provenance"}) for _, _, c in runs]
+    cfgs = [flatten({k: v for k, v in c.items() if k != "provenance"}) for _, _, c in runs]
     ckeys = list(dict.fromkeys(k for c in cfgs for k in c))
     crows = []
     n_diff = 0
@@ -278,7 +269,7 @@ def compare_runs(run_dirs: list[Path], out: Path) -> Path:
                     f"<table id='reference'><thead>{rhead}</thead><tbody>{''.join(body)}</tbody></table>")
 
     prows = []
-    provs = [_flatten(c.get("provenance", {})) for _, _, c in runs]
+    provs = [flatten(c.get("provenance", {})) for _, _, c in runs]
     for k in dict.fromkeys(k for p in provs for k in p):
         prows.append([k] + [p.get(k, "") for p in provs])
 

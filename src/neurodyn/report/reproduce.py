@@ -32,7 +32,7 @@ _STATUS = {True: "agrees", False: "disagrees", None: "not measured"}
 
 def claim_experiments() -> list[str]:
     """Names of the registered experiments that declare at least one text value."""
-    from neurodyn.experiments.base import list_experiments, references
+    from neurodyn.runner import list_experiments, references
 
     return [s.name for s in list_experiments() if references(s.name)]
 
@@ -76,8 +76,7 @@ def reproduce(out: str | Path, *, quick: bool = False, experiments: list[str] | 
     folders; ``on_start(name, reused)`` is called before each experiment. Returns the summary written
     to ``reproduction.json``.
     """
-    from neurodyn.experiments.base import (compare_with_text, get_experiment, metric_info, resolve_config,
-                                           run_experiment)
+    from neurodyn.runner import compare_with_text, get_experiment, metric_info, resolve_config, run_experiment
 
     out = Path(out)
     available = claim_experiments()
@@ -117,7 +116,7 @@ def reproduce(out: str | Path, *, quick: bool = False, experiments: list[str] | 
                      "wall_seconds": None if reused else wall,
                      "seconds": None if metrics is None else metrics.get("seconds")})
         if metrics is None:
-            from neurodyn.experiments.base import references
+            from neurodyn.runner import references
 
             for ref in references(n):
                 info = metric_info(n, ref.metric)

@@ -1,0 +1,1 @@
+"""Experiments that fit the models to a user's recording (``neurodyn fit MODEL --data FILE``)."""

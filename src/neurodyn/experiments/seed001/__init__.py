@@ -1,0 +1,1 @@
+"""Experiments reproducing seed 001: E/I subspace dynamics, perturbations and stimulation."""
