@@ -3,8 +3,8 @@
     python scripts/quick_metrics.py run OUT.json [--runs DIR] [--only a,b]
     python scripts/quick_metrics.py compare BEFORE.json AFTER.json [--rtol 1e-8]
 
-``run`` writes ``{experiment: {metric: value}}`` (numbers only; wall times left out, since they are not
-results). ``compare`` prints one row per experiment with the number of metrics, the largest relative
+``run`` writes ``{experiment: {metric: value}}`` (numbers only; wall times, any key naming seconds, left out:
+they are not results). ``compare`` prints one row per experiment with the number of metrics, the largest relative
 difference and the metrics outside ``rtol``, and exits non-zero if any metric differs or is missing.
 A refactoring that keeps every number to 1e-8 relative leaves ``compare`` silent.
 """
@@ -29,7 +29,7 @@ def _flatten(prefix: str, value, out: dict[str, float]) -> None:
         out[prefix] = float(value)
     elif isinstance(value, dict):
         for k, v in value.items():
-            if k not in SKIP_KEYS and not k.endswith("_seconds"):
+            if k not in SKIP_KEYS and "seconds" not in k:  # wall times are not results
                 _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
