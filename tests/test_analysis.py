@@ -145,3 +145,20 @@ def test_dale_svd_modes_and_scaling():
     g = np.random.default_rng(0).normal(size=(200, 200)) / np.sqrt(200)
     d = dale_svd_modes(g, is_excitatory=np.arange(200) < 100)
     assert not d.u1_coactivation
+
+
+def test_r2_difference_and_its_jackknife_match_brute_force():
+    """The paired difference equals the two r2_score values' difference, and its SE the jackknife
+    computed by recomputing both scores with each neuron left out (a second, direct route)."""
+    from neurodyn.analysis.metrics import r2_difference, r2_score
+
+    rng = np.random.default_rng(5)
+    Y = rng.standard_normal((3, 20, 9)) * np.linspace(0.5, 2.0, 9)
+    A = Y + 0.4 * rng.standard_normal(Y.shape)
+    B = Y + 0.6 * rng.standard_normal(Y.shape)
+    d, se = r2_difference(Y, A, B)
+    assert np.isclose(d, r2_score(Y, A) - r2_score(Y, B), rtol=1e-12)
+    loo = np.array([r2_score(np.delete(Y, i, -1), np.delete(A, i, -1)) - r2_score(np.delete(Y, i, -1), np.delete(B, i, -1))
+                    for i in range(9)])
+    assert np.isclose(se, np.sqrt(8 / 9 * np.sum((loo - loo.mean()) ** 2)), rtol=1e-10)
+    assert d > 0 and se > 0

@@ -17,7 +17,7 @@ from jaxtyping import Float
 
 from neurodyn.validation import fail
 
-__all__ = ["gaussian_deviance", "poisson_deviance", "r2_score", "signal_variance_explained"]
+__all__ = ["gaussian_deviance", "poisson_deviance", "r2_difference", "r2_score", "signal_variance_explained"]
 
 
 def _pair(Y, Yhat):
@@ -57,6 +57,32 @@ def r2_score(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*b
     expectation.
     """
     return signal_variance_explained(Y, Yhat, 0.0)
+
+
+def r2_difference(Y: Float[np.ndarray, "*batch neurons"], Yhat_a: Float[np.ndarray, "*batch neurons"],
+                  Yhat_b: Float[np.ndarray, "*batch neurons"]) -> tuple[float, float]:
+    """``r2_score(Y, Yhat_a) - r2_score(Y, Yhat_b)`` and its jackknife standard error over the outputs.
+
+    Two predictions of the same outputs are compared paired: output i is left out in turn, the pooled
+    difference ``d_(i)`` is recomputed from the per-output sums (both R^2 are ratios of sums over
+    outputs), and ``se = sqrt((n - 1) / n * sum_i (d_(i) - mean d)^2)`` (Efron's jackknife). It says
+    whether one model predicts held-out neurons better than another beyond the spread between neurons.
+    """
+    Y, Ya = _pair(Y, Yhat_a)
+    _, Yb = _pair(Y, Yhat_b)
+    n = Y.shape[-1]
+    if n < 2:
+        fail("Y", Y, "at least two outputs (neurons) for a jackknife over outputs")
+    Z, A, B = (v.reshape(-1, n) for v in (Y, Ya, Yb))
+    sst = np.sum((Z - Z.mean(0)) ** 2, axis=0)
+    sa, sb = np.sum((Z - A) ** 2, axis=0), np.sum((Z - B) ** 2, axis=0)
+    if np.sum(sst) <= 0:
+        fail("Y", Y, "outputs with some variance")
+    d = (np.sum(sb) - np.sum(sa)) / np.sum(sst)
+    tot = np.sum(sst) - sst
+    d_i = np.where(tot > 0, ((np.sum(sb) - sb) - (np.sum(sa) - sa)) / np.where(tot > 0, tot, 1.0), d)
+    se = float(np.sqrt((n - 1) / n * np.sum((d_i - d_i.mean()) ** 2)))
+    return float(d), se
 
 
 def gaussian_deviance(Y: Float[np.ndarray, "*batch neurons"], Yhat: Float[np.ndarray, "*batch neurons"],

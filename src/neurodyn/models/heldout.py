@@ -49,7 +49,7 @@ import numpy as np
 
 from jaxtyping import Float, Int
 
-from neurodyn.analysis.metrics import r2_score, signal_variance_explained
+from neurodyn.analysis.metrics import r2_difference, r2_score, signal_variance_explained
 from neurodyn.dynamics import linear_rollout
 from neurodyn.models.base import check_rates
 from neurodyn.models.lds.conditions import epochs
@@ -313,7 +313,8 @@ def score_new_conditions(model, X_train: Float[np.ndarray, "conditions time neur
     predicted by `pca_ridge_baseline` (K = the model's latent dimension, fitted on ``X_train``).
 
     Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (pooled `r2_score` over all neurons and
-    test conditions), ``prediction`` and ``prediction_baseline`` ``(test conditions, T, N)`` and ``neuron_folds``.
+    test conditions), their difference ``heldout_neuron_r2_minus_baseline`` with its jackknife standard error
+    over neurons ``heldout_neuron_r2_minus_baseline_se`` (`neurodyn.analysis.metrics.r2_difference`), ``prediction`` and ``prediction_baseline`` ``(test conditions, T, N)`` and ``neuron_folds``.
     """
     X_train = check_rates(X_train, "X_train")
     X_test = check_rates(X_test, "X_test")
@@ -326,5 +327,7 @@ def score_new_conditions(model, X_train: Float[np.ndarray, "conditions time neur
     for out in folds:
         pred[:, :, out] = co_smoothing(model, X_test, out).prediction
         pred_b[:, :, out] = pca_ridge_baseline(X_train, X_test, np.setdiff1d(np.arange(N), out), out, K)[1]
+    diff, diff_se = r2_difference(X_test, pred, pred_b)
     return {"heldout_neuron_r2": r2_score(X_test, pred), "heldout_neuron_r2_baseline": r2_score(X_test, pred_b),
+            "heldout_neuron_r2_minus_baseline": diff, "heldout_neuron_r2_minus_baseline_se": diff_se,
             "prediction": pred, "prediction_baseline": pred_b, "neuron_folds": folds}

@@ -123,7 +123,9 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
     w_s = model.wstep_seconds_[1:] if model.n_iter_ > 1 else model.wstep_seconds_
     metrics = {
         "signal_var_explained_train": float(sve_train),
-        "heldout_neuron_r2": float(r2), "heldout_neuron_r2_baseline": float(r2_base), "loglik_per_bin": model.score(Y[~test]),
+        "heldout_neuron_r2": float(r2), "heldout_neuron_r2_baseline": float(r2_base),
+        "heldout_neuron_r2_minus_baseline": float(cv["heldout_neuron_r2_minus_baseline"]),
+        "heldout_neuron_r2_minus_baseline_se": float(cv["heldout_neuron_r2_minus_baseline_se"]), "loglik_per_bin": model.score(Y[~test]),
         "em_converged": model.stop_reason_ == "converged",
         "self_containment_residual": model.self_containment_residual(),
         "balance_residual": model.balance_residual(), "dale_violations": int(model.dale_violations()),
@@ -153,6 +155,10 @@ describe(
         "heldout_neuron_r2": ("R^2 of held-out neurons predicted from the latents inferred from the other "
                               "neurons (never seen in the fit)", "fraction"),
         "heldout_neuron_r2_baseline": ("R^2 of the same held-out neurons by the baseline predictor", "fraction"),
+        "heldout_neuron_r2_minus_baseline": ("heldout_neuron_r2 minus the baseline's: above 0 when the model "
+                                             "predicts held-out neurons better", "fraction"),
+        "heldout_neuron_r2_minus_baseline_se": ("jackknife standard error over neurons of that difference (a "
+                                                "difference within about 2 SE is a tie)", "fraction"),
         "self_containment_residual": ("||J W (I - J^+ J)|| / ||J W||: 0 when the task space is self-contained "
                                       "(§10.1)", "ratio"),
         "balance_residual": ("||W 1|| / || |W| 1 ||: 0 for exact E/I balance (§10.1)", "ratio"),

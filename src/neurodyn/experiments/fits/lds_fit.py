@@ -130,6 +130,8 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
                "signal_var_explained_train": sve_train,
                "heldout_neuron_r2": float(cv["heldout_neuron_r2"]),
                "heldout_neuron_r2_baseline": float(cv["heldout_neuron_r2_baseline"]),
+               "heldout_neuron_r2_minus_baseline": float(cv["heldout_neuron_r2_minus_baseline"]),
+               "heldout_neuron_r2_minus_baseline_se": float(cv["heldout_neuron_r2_minus_baseline_se"]),
                "heldout_neuron_r2_folds": cv["fold_r2"], "heldout_neuron_r2_baseline_folds": cv["fold_r2_baseline"],
                "eig_max_abs": float(np.max(np.abs(lam))), "henrici": hen}
     if tr_ms is not None:
@@ -195,6 +197,10 @@ describe(
         "heldout_neuron_r2": ("R^2 of held-out neurons predicted from the latents inferred from the other "
                               "neurons (never seen in the fit)", "fraction"),
         "heldout_neuron_r2_baseline": ("R^2 of the same held-out neurons by the baseline predictor", "fraction"),
+        "heldout_neuron_r2_minus_baseline": ("heldout_neuron_r2 minus the baseline's: above 0 when the model "
+                                             "predicts held-out neurons better", "fraction"),
+        "heldout_neuron_r2_minus_baseline_se": ("jackknife standard error over neurons of that difference (a "
+                                                "difference within about 2 SE is a tie)", "fraction"),
         "eig_max_abs": ("largest |eigenvalue| of A, per time bin of the data", "per bin"),
         "henrici": ("Henrici departure from normality of A, normalised: 0 normal, 1 maximally non-normal (§9.2)",
                     ""),

@@ -16,7 +16,7 @@ from jaxtyping import Complex, Float, Int
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
-from neurodyn.analysis.metrics import r2_score
+from neurodyn.analysis.metrics import r2_difference, r2_score
 from neurodyn.models.base import check_rates
 from neurodyn.models.heldout import co_smoothing, initial_state_heldout, neuron_folds, pca_ridge_baseline
 from neurodyn.models.lds.model import LDS
@@ -47,7 +47,9 @@ def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions tim
     `pca_ridge_baseline` with K = the estimator's latent dimension, fitted on the same training
     conditions. Scores are pooled over all conditions and neurons (`r2_score`).
 
-    Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (None without baseline), per neuron fold
+    Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (None without baseline),
+    ``heldout_neuron_r2_minus_baseline`` and its jackknife standard error over neurons
+    ``heldout_neuron_r2_minus_baseline_se`` (`neurodyn.analysis.metrics.r2_difference`), per neuron fold
     ``fold_r2`` / ``fold_r2_baseline``, ``prediction`` / ``prediction_baseline`` ``(conditions, T, N)``,
     ``neuron_folds`` and the fitted ``models``.
     """
@@ -80,8 +82,10 @@ def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions tim
             if baseline:
                 K = int(m.A_.shape[0])
                 pred_b[np.ix_(idx, np.arange(T), out)] = pca_ridge_baseline(X[~te], X[te], heldin, out, K)[1]
+    diff, diff_se = r2_difference(X, pred, pred_b) if baseline else (None, None)
     return {"heldout_neuron_r2": r2_score(X, pred),
             "heldout_neuron_r2_baseline": r2_score(X, pred_b) if baseline else None,
+            "heldout_neuron_r2_minus_baseline": diff, "heldout_neuron_r2_minus_baseline_se": diff_se,
             "fold_r2": np.array([r2_score(X[:, :, o], pred[:, :, o]) for o in nfolds]),
             "fold_r2_baseline": np.array([r2_score(X[:, :, o], pred_b[:, :, o]) for o in nfolds]) if baseline
             else None,
