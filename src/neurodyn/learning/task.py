@@ -7,10 +7,10 @@ Thesis (seed 003) §3.2: the activity follows eq. (3.1) with per-neuron gains (e
 and the output is the readout of eq. (3.4) on the excitatory rates, ``z(t) = m^T f(x_E(t); g_E) + b``.
 Only the gains ``g`` change during learning (§3.4); the error is ``1 - R^2`` (Appendix D).
 
-`TrialDynamics` integrates eq. (3.1) with the same fixed-step RK4 (or Euler) scheme as
-`neurodyn.dynamics.simulate`, written as a lean pure function of ``(W, gains, x0)`` so that the
-learning rules can `jax.vmap` it over thousands of sessions and `jax.grad` it for back-propagation
-(the tests check it against `simulate`). Time is in ms; outputs are sampled at ``t_ms``.
+`TrialDynamics` integrates eq. (3.1) with the package's one fixed-step RK4 (or Euler) kernel,
+`neurodyn.dynamics.integrate` (the kernel of `simulate`), as a pure function of ``(W, gains, x0)`` so
+that the learning rules can `jax.vmap` it over thousands of sessions and `jax.grad` it for
+back-propagation. Time is in ms; outputs are sampled at ``t_ms``.
 
 Preparatory ramping input (thesis §3.6, after Hennequin et al. 2014): ``h(t) = c * r(t)`` with
 ``r(t) = exp(t / tau_on)`` for ``t < 0`` and ``exp(-t / tau_off)`` for ``t >= 0`` (tau_on = 400 ms,
@@ -34,6 +34,7 @@ import numpy as np
 from neurodyn.validation import fail, finite_array, positive
 from neurodyn.analysis.stability import spectral_abscissa
 from neurodyn.dynamics.gain import GainFunction, Tanh
+from neurodyn.dynamics.simulate import integrate, zero_input
 from neurodyn.learning.error import output_error
 from neurodyn.network import Network
 
@@ -70,6 +71,10 @@ class RampInput:
         return jnp.where(t < 0, jnp.exp(jnp.minimum(t, 0.0) / self.tau_on_ms),
                          jnp.exp(-jnp.maximum(t, 0.0) / self.tau_off_ms))
 
+    def input(self, t, direction):
+        """The input ``h(t) = r(t) c`` of direction ``c`` (the ``h_fn`` of `neurodyn.dynamics.integrate`)."""
+        return self(t) * direction
+
 
 def check_stability(W, gains, *, name: str = "network") -> float:
     """Warn when ``alpha(W diag(g)) >= 1`` (thesis eq. 2.3); returns that spectral abscissa.
@@ -88,38 +93,11 @@ def check_stability(W, gains, *, name: str = "network") -> float:
     return a_g
 
 
-@partial(jax.jit, static_argnames=("gain_fn", "method", "dt", "t_start", "n_pre", "stride", "n_out", "ramp"))
-def _rollout(W, tau, gains, x_init, drive, *, gain_fn, method, dt, t_start, n_pre, stride, n_out, ramp):
-    """States of eq. (3.1) at ``t_start + (n_pre + k stride) dt``, k < n_out: ``(n_out, N)`` (one trial)."""
-    WT = W.T
-
-    def rhs(x, t):
-        dx = -x + gain_fn(x, gains) @ WT
-        if ramp is not None:
-            dx = dx + ramp(t) * drive
-        return dx / tau
-
-    def step(k, x):
-        t = t_start + k * dt
-        if method == "rk4":
-            k1 = rhs(x, t)
-            k2 = rhs(x + 0.5 * dt * k1, t + 0.5 * dt)
-            k3 = rhs(x + 0.5 * dt * k2, t + 0.5 * dt)
-            k4 = rhs(x + dt * k3, t + dt)
-            return x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        return x + dt * rhs(x, t)
-
-    x = jax.lax.fori_loop(0, n_pre, step, x_init) if n_pre else x_init
-
-    def record(carry, _):
-        x, k = carry
-        x = jax.lax.fori_loop(0, stride, lambda i, y: step(k + i, y), x)
-        return (x, k + stride), x
-
-    if n_out == 1:
-        return x[None]
-    _, rest = jax.lax.scan(record, (x, jnp.asarray(n_pre, jnp.int32)), None, length=n_out - 1)
-    return jnp.concatenate([x[None], rest], axis=0)
+@partial(jax.jit, static_argnames=("gain_fn", "h_fn", "method", "dt", "t0", "k0", "stride", "n_out"))
+def _trial(W, tau, gains, x_init, drive, *, gain_fn, h_fn, method, dt, t0, k0, stride, n_out):
+    """One noise-free trial ``(n_out, N)`` of `integrate`, the grid (``dt``, ``t0``) fixed at compile time."""
+    return integrate(W, tau, gains, x_init, jnp.zeros((), W.dtype), drive, None, 0.0, dt, t0, gain_fn=gain_fn,
+                     h_fn=h_fn, method=method, k0=k0, stride=stride, n_out=n_out, noisy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +164,7 @@ class TrialDynamics:
         object.__setattr__(self, "x0", x0)
         object.__setattr__(self, "t_ms", t)
         object.__setattr__(self, "_grid", dict(dt=dt, stride=stride, n_out=int(t.size),
-                                                n_pre=int(round(k0)) + n_prep, t_start=-n_prep * dt))
+                                                k0=int(round(k0)) + n_prep, t0=-n_prep * dt))
 
     @property
     def n(self) -> int:
@@ -217,7 +195,9 @@ class TrialDynamics:
             # derived input direction (module docstring): x0 is a fixed point at gains 1
             drive = x0 - self.gain_fn(x0, 1.0) @ W.T
             x_init = jnp.zeros_like(x0)
-        fn = partial(_rollout, gain_fn=self.gain_fn, method=self.method, ramp=self.ramp, **self._grid)
+        grid = self._grid
+        h_fn = zero_input if self.ramp is None else self.ramp.input
+        fn = partial(_trial, gain_fn=self.gain_fn, h_fn=h_fn, method=self.method, **grid)
         out = jax.vmap(lambda g, xi, d: fn(W, tau, g, xi, d))(gains, x_init, drive)
         return out.reshape(batch[:-1] + out.shape[-2:])
 
