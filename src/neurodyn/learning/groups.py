@@ -31,18 +31,18 @@ Groups (§4.1.1):
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float, Int
 
 from neurodyn.validation import fail, finite_array, positive_int
 from neurodyn.learning.error import output_error
-from neurodyn.learning.node_perturbation import NodePerturbation
+from neurodyn.learning.gain_parameters import GroupGains
+from neurodyn.learning.reward_rule import NodePerturbation, reward_rule_schedule, run_reward_rule
 from neurodyn.learning.task import GainTask, check_stability
-from neurodyn.progress import progress
 
 __all__ = ["GroupLearningResult", "learn_group_gains", "membership_matrix", "random_groups",
            "specialised_groups"]
@@ -102,36 +102,6 @@ class GroupLearningResult(NamedTuple):
     best_gains: np.ndarray
 
 
-def _make_chunk(task: GainTask, M, params: NodePerturbation):
-    targets = jnp.asarray(task.targets)
-    alpha, sd, eta = params.alpha, params.noise_sd, params.eta
-    alternative = params.rule == "alternative"
-
-    def error(gam, Mb, p):
-        return output_error(task.output(Mb @ gam), targets[p])
-
-    def one_session(carry, Mb, p, skey, n_start, length):
-        def body(c, n):
-            gam, gbar, ebar, R, best_e, best_g = c
-            xi = sd * jax.random.normal(jax.random.fold_in(skey, n), gam.shape, gam.dtype)
-            gam_new = gam + R * (gam - gbar + xi) if alternative else gam + R * (gam - gbar) + xi
-            e = error(gam_new, Mb, p)
-            d = ebar - e
-            R_new = jnp.tanh(eta * d) if alternative else jnp.sign(d)
-            better = e < best_e
-            return ((gam_new, alpha * gbar + (1 - alpha) * gam_new, alpha * ebar + (1 - alpha) * e, R_new,
-                     jnp.where(better, e, best_e), jnp.where(better, gam_new, best_g)), e)
-
-        return jax.lax.scan(body, carry, n_start + jnp.arange(length))
-
-    @partial(jax.jit, static_argnames=("length",))
-    def chunk(carry, Ms, p_idx, skeys, n_start, *, length):
-        return jax.vmap(lambda c, Mb, p, k: one_session(c, Mb, p, k, n_start, length))(carry, Ms, p_idx, skeys)
-
-    initial = jax.jit(jax.vmap(lambda gam, Mb, p: error(gam, Mb, p)))
-    return chunk, initial
-
-
 def learn_group_gains(task: GainTask, labels, sessions: int = 10, iterations: int = 5000, *, seed: int = 0,
                       key=None, rule: NodePerturbation | str = "reward", n_chunks: int = 20,
                       description: str = "learning group gains") -> GroupLearningResult:
@@ -153,41 +123,21 @@ def learn_group_gains(task: GainTask, labels, sessions: int = 10, iterations: in
     """
     if not isinstance(task, GainTask):
         fail("task", task, "a GainTask", TypeError)
-    params = NodePerturbation(rule) if isinstance(rule, str) else rule
-    if not isinstance(params, NodePerturbation):
-        fail("rule", rule, "a NodePerturbation or 'reward'/'alternative'", TypeError)
-    S = positive_int("sessions", sessions)
-    I = positive_int("iterations", iterations)
-    n_chunks = positive_int("n_chunks", n_chunks)
+    params, S, I, n_chunks = reward_rule_schedule(rule, sessions, iterations, n_chunks)
     N, P = task.dynamics.n, task.n_problems
     lab = np.asarray(labels)
     if lab.ndim not in (1, 2, 3) or lab.shape[-1] != N:
         fail("labels", labels, f"group labels of shape (N,), (P, N) or (P, S, N) with N={N}")
     lab = np.broadcast_to(lab.reshape((1,) * (3 - lab.ndim) + lab.shape), (P, S, N))
     k = int(lab.max()) + 1
-    Ms = np.stack([membership_matrix(row, k) for row in lab.reshape(P * S, N)])  # (B, N, n)
+    groups = GroupGains(np.stack([membership_matrix(row, k) for row in lab.reshape(P * S, N)]))  # (B, N, n)
     check_stability(task.dynamics.network.W, np.ones(N))
     key = jax.random.PRNGKey(seed) if key is None else key
-    B = P * S
-    chunk, initial = _make_chunk(task, jnp.asarray(Ms), params)
-    p_idx = jnp.repeat(jnp.arange(P), S)
-    skeys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B))
-    gam = jnp.ones((B, k))
-    Mj = jnp.asarray(Ms)
-    e0 = initial(gam, Mj, p_idx)
-    carry = (gam, gam, e0, jnp.full((B,), params.initial_signal), e0, gam)
-    size = -(-I // n_chunks)
-    errs = []
-    starts = list(range(1, I + 1, size))
-    for start in progress(starts, total=len(starts), description=description):
-        carry, e = chunk(carry, Mj, p_idx, skeys, jnp.asarray(start), length=min(size, I + 1 - start))
-        errs.append(np.asarray(e))
-    errors = np.concatenate([np.asarray(e0)[:, None]] + errs, axis=1)
-    if not np.all(np.isfinite(errors)):
-        raise FloatingPointError("learn_group_gains: the error became NaN/inf (the network diverged at the "
-                                 "learned gains); check the network's stability")
-    gam_f, best = np.asarray(carry[0]), np.asarray(carry[5])
-    gains = np.einsum("bnk,bk->bn", Ms, gam_f)
-    best_gains = np.einsum("bnk,bk->bn", Ms, best)
-    return GroupLearningResult(errors=errors.reshape(P, S, I + 1), group_gains=gam_f.reshape(P, S, k),
-                               gains=gains.reshape(P, S, N), best_gains=best_gains.reshape(P, S, N))
+    targets = jnp.asarray(task.targets)
+    res = run_reward_rule(groups, lambda g, p: output_error(task.output(g), targets[p]), jnp.ones((P * S, k)),
+                          P, S, I, key=key, rule=params, n_chunks=n_chunks, description=description,
+                          name="learn_group_gains")
+    gains = groups.neuron_gains(res.params.reshape(P * S, k))
+    best_gains = groups.neuron_gains(res.best_params.reshape(P * S, k))
+    return GroupLearningResult(errors=res.errors, group_gains=res.params, gains=gains.reshape(P, S, N),
+                               best_gains=best_gains.reshape(P, S, N))

@@ -47,12 +47,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn.validation import fail, finite_array, positive_int
+from jaxtyping import Array, Float, Int
+
+from neurodyn.validation import fail, finite_array
 from neurodyn.learning.error import output_error
+from neurodyn.learning.gain_parameters import CoefficientGains
 from neurodyn.learning.groups import membership_matrix
-from neurodyn.learning.node_perturbation import NodePerturbation
+from neurodyn.learning.reward_rule import NodePerturbation, reward_rule_schedule, run_reward_rule
 from neurodyn.learning.task import Readout, TrialDynamics, check_stability
-from neurodyn.progress import progress
 
 __all__ = ["CombinationResult", "combination_errors", "learn_combination", "pair_correlations", "primitive_bases"]
 
@@ -144,46 +146,6 @@ def combination_errors(dynamics: TrialDynamics, readout: Readout, bases, targets
     return np.asarray(output_error(z, jnp.asarray(Y)))
 
 
-def _make_chunk(dynamics, Bs, Y, m, b, params: NodePerturbation):
-    Bj, Yj, mj, bj = jnp.asarray(Bs), jnp.asarray(Y), jnp.asarray(m), jnp.asarray(b)
-    one_b, one_r = Bs.shape[0] == 1, m.shape[0] == 1
-    alpha, sd, eta = params.alpha, params.noise_sd, params.eta
-    alternative = params.rule == "alternative"
-
-    def error(c, p):
-        B = Bj[0] if one_b else Bj[p]
-        z = _outputs(dynamics, mj[0] if one_r else mj[p], bj[0] if one_r else bj[p], B @ c)   # (C, K, T)
-        return jnp.mean(output_error(z, Yj[p]))
-
-    def one_session(carry, p, skey, n_start, length):
-        # the error at the chunk's starting coefficients; on the first chunk (n_start = 1) it is eps(t_0)
-        # and initialises epsbar and the running minimum (one compiled function serves every chunk)
-        e_start = error(carry[0], p)
-        first = n_start == 1
-        carry = (carry[0], carry[1], jnp.where(first, e_start, carry[2]), carry[3],
-                 jnp.where(first, e_start, carry[4]), carry[5])
-
-        def body(st, n):
-            c, cbar, ebar, R, best_e, best_c = st
-            xi = sd * jax.random.normal(jax.random.fold_in(skey, n), c.shape, c.dtype)
-            c_new = c + R * (c - cbar + xi) if alternative else c + R * (c - cbar) + xi
-            e = error(c_new, p)
-            d = ebar - e
-            R_new = jnp.tanh(eta * d) if alternative else jnp.sign(d)
-            better = e < best_e
-            return ((c_new, alpha * cbar + (1 - alpha) * c_new, alpha * ebar + (1 - alpha) * e, R_new,
-                     jnp.where(better, e, best_e), jnp.where(better, c_new, best_c)), e)
-
-        carry, errs = jax.lax.scan(body, carry, n_start + jnp.arange(length))
-        return carry, (e_start, errs)
-
-    @partial(jax.jit, static_argnames=("length",))
-    def chunk(carry, p_idx, skeys, n_start, *, length):
-        return jax.vmap(lambda c, p, k: one_session(c, p, k, n_start, length))(carry, p_idx, skeys)
-
-    return chunk
-
-
 def learn_combination(dynamics: TrialDynamics, readout: Readout, bases, targets, sessions: int = 1,
                       iterations: int = 10000, *, c0=None, seed: int = 0, key=None,
                       rule: NodePerturbation | str = "reward", n_chunks: int = 20,
@@ -211,12 +173,7 @@ def learn_combination(dynamics: TrialDynamics, readout: Readout, bases, targets,
         Randomness of the perturbations xi (session ``b = p*S + s`` uses ``fold_in(key, b)``).
     """
     Bs, Y, m, b = _check_problem(dynamics, readout, bases, targets)
-    params = NodePerturbation(rule) if isinstance(rule, str) else rule
-    if not isinstance(params, NodePerturbation):
-        fail("rule", rule, "a NodePerturbation or 'reward'/'alternative'", TypeError)
-    S = positive_int("sessions", sessions)
-    I = positive_int("iterations", iterations)
-    n_chunks = positive_int("n_chunks", n_chunks)
+    params, S, I, n_chunks = reward_rule_schedule(rule, sessions, iterations, n_chunks)
     P, Q = Y.shape[0], Bs.shape[3]
     c0 = np.full(Q, 1.0 / Q) if c0 is None else finite_array("c0", c0)
     if c0.shape != (Q,):
@@ -224,27 +181,17 @@ def learn_combination(dynamics: TrialDynamics, readout: Readout, bases, targets,
     for s in range(Bs.shape[1]):
         check_stability(dynamics.network.W, Bs[0, s] @ c0, name=f"network at condition {s}")
     key = jax.random.PRNGKey(seed) if key is None else key
-    B = P * S
-    chunk = _make_chunk(dynamics, Bs, Y, m, b, params)
-    p_idx = jnp.repeat(jnp.arange(P), S)
-    skeys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B))
-    c = jnp.broadcast_to(jnp.asarray(c0), (B, Q))
-    zero = jnp.zeros((B,), c.dtype)             # epsbar(t_0) and the minimum are set by the first chunk
-    carry = (c, c, zero, jnp.full((B,), params.initial_signal, c.dtype), zero, c)
-    # equal chunks (the largest divisor of I not above n_chunks): one compiled function for the whole run
-    size = I // max(d for d in range(1, n_chunks + 1) if I % d == 0)
-    errs, e0 = [], None
-    starts = list(range(1, I + 1, size))
-    for start in progress(starts, total=len(starts), description=description):
-        carry, (e_start, e) = chunk(carry, p_idx, skeys, jnp.asarray(start), length=size)
-        e0 = np.asarray(e_start) if e0 is None else e0
-        errs.append(np.asarray(e))
-    errors = np.concatenate([e0[:, None]] + errs, axis=1)
-    if not np.all(np.isfinite(errors)):
-        raise FloatingPointError("learn_combination: the error became NaN/inf (the network diverged at the "
-                                 "learned coefficients); check the network's stability")
-    return CombinationResult(errors=errors.reshape(P, S, I + 1), coefficients=np.asarray(carry[0]).reshape(P, S, Q),
-                             best_coefficients=np.asarray(carry[5]).reshape(P, S, Q))
+    Yj, mj, bj = jnp.asarray(Y), jnp.asarray(m), jnp.asarray(b)
+    one_r = m.shape[0] == 1
+
+    def error(g, p):   # g (C, N): mean over the C conditions of 1 - R^2
+        z = _outputs(dynamics, mj[0] if one_r else mj[p], bj[0] if one_r else bj[p], g)   # (C, K, T)
+        return jnp.mean(output_error(z, Yj[p]))
+
+    res = run_reward_rule(CoefficientGains(Bs), error, jnp.broadcast_to(jnp.asarray(c0), (P * S, Q)), P, S, I,
+                          key=key, rule=params, n_chunks=n_chunks, description=description,
+                          name="learn_combination")
+    return CombinationResult(errors=res.errors, coefficients=res.params, best_coefficients=res.best_params)
 
 
 def pair_correlations(targets, coefficients) -> tuple[np.ndarray, np.ndarray]:
