@@ -110,7 +110,7 @@ def learn_group_gains(task: GainTask, labels, sessions: int = 10, iterations: in
     Parameters
     ----------
     task : GainTask
-        Fixed network, x0 and readout; targets ``(P, K, T)``.
+        Fixed network, x0 and readout; targets ``(P, T, readouts)``.
     labels : (N,) ints, or (P, N) / (P, S, N) ints
         Group of each neuron: one grouping for all, one per target (specialised groups differ per
         target, §4.2) or one per session (random groupings differ per session, Appendix 4.A.1). The

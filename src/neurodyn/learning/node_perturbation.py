@@ -47,7 +47,7 @@ def learn_gains(task: GainTask, sessions: int = 10, iterations: int = 5000, *, s
     Parameters
     ----------
     task : GainTask
-        Fixed network, x0 and readout; targets ``(P, K, T)``.
+        Fixed network, x0 and readout; targets ``(P, T, readouts)``.
     sessions, iterations : int
         S sessions per target; I iterations of the rule (the thesis uses 10 sessions, 5000 iterations).
     seed / key : int / jax key

@@ -12,12 +12,12 @@
 * Joint back-propagation (§6.3.2): group gains gamma of the slow variant (fast variant at gains 1) and
   one readout (m, b) shared by both speeds minimise
 
-      C(gamma, m, b) = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + lam ||m||^2,
+      J(gamma, m, b) = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + lam ||m||^2,
       z_fast = m^T f(x_E; 1) + b,   z_slow = m^T f(x_E; M gamma) + b      (eqs. 3.4, 6.1),
 
   by Adam (optax) for a fixed number of iterations (500 in the text), gradients by `jax.grad` through
   the RK4 scan (`train_speed_backprop`).
-* Speed-manifold training (Appendix 6.A.2, `train_speed_manifold`): C initial conditions, S speeds
+* Speed-manifold training (Appendix 6.A.2, `train_speed_manifold`): initial conditions c = 1..n_c, S speeds
   (durations evenly spaced from the fast to the slow variant, `speed_variants`), group gains
   gamma_s = lambda_s gamma_fast + (1 - lambda_s) gamma_slow with lambda_1 = 1, lambda_S = 0 and the
   interior lambda_s = sigmoid(theta_s) trained, one shared readout; cost
@@ -91,9 +91,9 @@ class SpeedBackpropResult(NamedTuple):
 
 
 def speed_cost(dynamics: TrialDynamics, M, gamma, m, b, y_fast, y_slow, reg: float):
-    """``C = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + reg ||m||^2`` (module docstring, §6.3.2)."""
+    """``J = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + reg ||m||^2`` (module docstring, §6.3.2)."""
     g = jnp.stack([jnp.ones(M.shape[0]), M @ gamma])
-    z = readout_output(Readout(m[None], jnp.atleast_1d(b)), dynamics.rates_e(g))[:, 0]  # (2, T)
+    z = readout_output(Readout(m[None], jnp.atleast_1d(b)), dynamics.rates_e(g))[..., 0]  # (2, T)
     return jnp.sum((z[0] - y_fast) ** 2) + jnp.sum((z[1] - y_slow) ** 2) + reg * jnp.sum(m**2)
 
 
@@ -170,7 +170,8 @@ class SpeedManifoldResult(NamedTuple):
 
 
 def manifold_outputs(dynamics: TrialDynamics, M, gamma_fast, gamma_slow, lam, x0s, m, b):
-    """Outputs ``(L, C, T)`` for interpolation coefficients ``lam`` (L,) and initial conditions (C, N)."""
+    """Outputs ``(L, conditions, T)`` for interpolation coefficients ``lam`` (L,) and initial conditions
+    ``x0s`` (conditions, N), one readout ``m`` (N_E,), ``b``."""
     gam = lam[:, None] * gamma_fast + (1.0 - lam[:, None]) * gamma_slow            # (L, n)
     g = (gam @ M.T)[:, None, :]                                                    # (L, 1, N)
     rates = dynamics.rates_e(jnp.broadcast_to(g, (lam.shape[0], x0s.shape[0], M.shape[0])),
@@ -181,16 +182,17 @@ def manifold_outputs(dynamics: TrialDynamics, M, gamma_fast, gamma_slow, lam, x0
 def train_speed_manifold(dynamics: TrialDynamics, labels, x0s, targets, readout: Readout, *, trained=None,
                          fix_fast: bool = False, iterations: int = 500, learning_rate: float = 1e-2, reg: float = 1e-3,
                          description: str = "speed manifold") -> SpeedManifoldResult:
-    """Back-propagation of Appendix 6.A.2: ``targets`` (S, C, T) for S speeds (fast first) and C initial
-    conditions ``x0s`` (C, N); ``trained``: indices of the speeds in the cost (default all); ``fix_fast``:
+    """Back-propagation of Appendix 6.A.2: ``targets`` (S, conditions, T) for S speeds (fast first) and
+    initial conditions ``x0s`` (conditions, N); ``trained``: indices of the speeds in the cost (default all); ``fix_fast``:
     keep the fast pattern at gains 1 (§6.3.3: one learned slow pattern, fast variants at gains 1)."""
     if not isinstance(dynamics, TrialDynamics):
         fail("dynamics", dynamics, "a TrialDynamics", TypeError)
     Y = finite_array("targets", targets, ndim=3)
     X = finite_array("x0s", x0s, ndim=2)
-    S, C, T = Y.shape
-    if S < 2 or X.shape != (C, dynamics.n) or T != dynamics.t_ms.size:
-        fail("targets", Y.shape, f"(S >= 2 speeds, C = len(x0s), T={T}) with x0s of shape (C, N={dynamics.n})")
+    S, n_cond, T = Y.shape
+    if S < 2 or X.shape != (n_cond, dynamics.n) or T != dynamics.t_ms.size:
+        fail("targets", Y.shape, f"(S >= 2 speeds, conditions = len(x0s), T={T}) with x0s of shape "
+             f"(conditions, N={dynamics.n})")
     idx = np.arange(S) if trained is None else np.asarray(trained, dtype=int)
     if idx.size == 0 or idx.min() < 0 or idx.max() >= S:
         fail("trained", trained, f"indices of speeds in [0, {S})")

@@ -3,11 +3,11 @@
 The covariance function is the product of a squared-exponential kernel (temporal smoothness) and a
 non-stationary envelope that resembles the EMG of a reach (thesis eq. 3.3, identical to eqs. 2.7, 6.3)::
 
-    K(t, t') = exp(-(t - t')^2 / (2 l^2)) * E(t / sigma) * E(t' / sigma),    E(t) = t exp(-t^2 / 4).
+    Sigma(t, t') = exp(-(t - t')^2 / (2 l^2)) * E(t / sigma) * E(t' / sigma),    E(t) = t exp(-t^2 / 4).
 
 ``sigma`` sets the duration of the activity and ``l`` its autocorrelation (small ``l``: more variable
-targets). A target is ``y = L u`` with ``L L^T = K`` and ``u ~ N(0, I)``; ``L`` is the Cholesky factor
-of ``K`` (a tiny diagonal jitter is added because ``E(0) = 0`` makes ``K`` singular), and the draw is
+targets). A target is ``y = L u`` with ``L L^T = Sigma`` and ``u ~ N(0, I)``; ``L`` is the Cholesky factor
+of ``Sigma`` (a tiny diagonal jitter is added because ``E(0) = 0`` makes ``Sigma`` singular), and the draw is
 multiplied by a constant so that it has the magnitude of the neuronal rates (§3.2.2): here each target
 is scaled to peak absolute value ``amplitude``.
 
@@ -34,7 +34,7 @@ def emg_envelope(t):
 
 
 def emg_kernel(t_ms, sigma_ms: float = 110.0, length_ms: float = 50.0) -> np.ndarray:
-    """Covariance matrix ``K[i, j] = exp(-(t_i - t_j)^2 / (2 l^2)) E(t_i / sigma) E(t_j / sigma)`` (eq. 3.3)."""
+    """Covariance matrix ``Sigma[i, j] = exp(-(t_i - t_j)^2 / (2 l^2)) E(t_i / sigma) E(t_j / sigma)`` (eq. 3.3)."""
     t = finite_array("t_ms", t_ms, ndim=1)
     sigma = positive("sigma_ms", sigma_ms)
     ell = positive("length_ms", length_ms)
@@ -63,14 +63,14 @@ def scale_targets(targets, amplitude: float) -> np.ndarray:
     return y * (amplitude / peak)
 
 
-def _cholesky(K: np.ndarray) -> np.ndarray:
-    jitter = 1e-10 * float(np.max(np.diag(K)))
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    jitter = 1e-10 * float(np.max(np.diag(cov)))
     for _ in range(8):
         try:
-            return sla.cholesky(K + jitter * np.eye(K.shape[0]), lower=True)
+            return sla.cholesky(cov + jitter * np.eye(cov.shape[0]), lower=True)
         except np.linalg.LinAlgError:
             jitter *= 10.0
-    raise ValueError("K: expected a positive semi-definite covariance (Cholesky failed with jitter)")
+    raise ValueError("cov: expected a positive semi-definite covariance (Cholesky failed with jitter)")
 
 
 def emg_targets(n_targets: int = 1, seed: int = 0, *, duration_ms: float = 500.0, rate_hz: float = 400.0,

@@ -5,6 +5,8 @@ Thesis (seed 003) §3.2: the activity follows eq. (3.1) with per-neuron gains (e
     tau dx/dt = -x + W f(x; g) + h(t),        x(t_start) = x_start,
 
 and the output is the readout of eq. (3.4) on the excitatory rates, ``z(t) = m^T f(x_E(t); g_E) + b``.
+Arrays put time before units: states ``(..., time, neurons)``, outputs and targets
+``(..., time, readouts)``.
 Only the gains ``g`` change during learning (§3.4); the error is ``1 - R^2`` (Appendix D).
 
 `TrialDynamics` integrates eq. (3.1) with the package's one fixed-step RK4 (or Euler) kernel,
@@ -30,6 +32,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 
 from neurodyn.validation import fail, finite_array, positive
 from neurodyn.analysis.stability import spectral_abscissa
@@ -42,16 +45,16 @@ __all__ = ["GainTask", "RampInput", "Readout", "TrialDynamics", "check_stability
 
 
 class Readout(NamedTuple):
-    """Readout of eq. (3.4): weights ``m`` (K outputs x M excitatory neurons) and offsets ``b`` (K)."""
+    """Readout of eq. (3.4): weights ``m`` (readouts x excitatory neurons) and offsets ``b`` (readouts)."""
 
-    m: jnp.ndarray
-    b: jnp.ndarray
+    m: Float[Array, "readouts neurons"]
+    b: Float[Array, "readouts"]
 
 
-def readout_output(readout: Readout, rates_e):
-    """``z_k(t) = m_k^T f(x_E(t); g_E) + b_k`` (eq. 3.4): rates ``(..., T, M)`` -> outputs ``(..., K, T)``."""
-    z = jnp.asarray(rates_e) @ jnp.asarray(readout.m).T + jnp.asarray(readout.b)
-    return jnp.swapaxes(z, -1, -2)
+def readout_output(readout: Readout, rates_e: Float[Array, "*batch time neurons"]) -> Float[Array, "*batch time readouts"]:
+    """``z_k(t) = m_k^T f(x_E(t); g_E) + b_k`` (eq. 3.4): excitatory rates ``(..., T, N_E)`` -> outputs
+    ``(..., T, readouts)``."""
+    return jnp.asarray(rates_e) @ jnp.asarray(readout.m).T + jnp.asarray(readout.b)
 
 
 @dataclass(frozen=True)
@@ -67,16 +70,17 @@ class RampInput:
         positive("tau_off_ms", self.tau_off_ms)
         positive("t_prep_ms", self.t_prep_ms)
 
-    def __call__(self, t):
+    def __call__(self, t: Float[Array, "*batch"]) -> Float[Array, "*batch"]:
         return jnp.where(t < 0, jnp.exp(jnp.minimum(t, 0.0) / self.tau_on_ms),
                          jnp.exp(-jnp.maximum(t, 0.0) / self.tau_off_ms))
 
-    def input(self, t, direction):
+    def input(self, t: Float[Array, ""], direction: Float[Array, "*batch neurons"]) -> Float[Array, "*batch neurons"]:
         """The input ``h(t) = r(t) c`` of direction ``c`` (the ``h_fn`` of `neurodyn.dynamics.integrate`)."""
         return self(t) * direction
 
 
-def check_stability(W, gains, *, name: str = "network") -> float:
+def check_stability(W: Float[np.ndarray, "neurons neurons"], gains: Float[np.ndarray, "neurons"], *,
+                    name: str = "network") -> float:
     """Warn when ``alpha(W diag(g)) >= 1`` (thesis eq. 2.3); returns that spectral abscissa.
 
     The message gives alpha(W) and the critical gain ``1 / alpha(W)`` (for uniform gains).
@@ -123,8 +127,8 @@ class TrialDynamics:
     """
 
     network: Network
-    x0: np.ndarray
-    t_ms: np.ndarray
+    x0: Float[np.ndarray, "neurons"]
+    t_ms: Float[np.ndarray, "time"]
     gain_fn: GainFunction = field(default_factory=Tanh)
     dt: float = 2.5
     ramp: RampInput | None = None
@@ -180,7 +184,8 @@ class TrialDynamics:
         """Integration step actually used (ms)."""
         return self._grid["dt"]
 
-    def states(self, gains=None, x0=None, W=None):
+    def states(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+               W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch time neurons"]:
         """States ``(..., T, N)`` at ``t_ms`` for gains/x0 batched on leading axes (differentiable)."""
         W = jnp.asarray(self.network.W if W is None else W)
         tau = jnp.asarray(self.network.tau, dtype=W.dtype)
@@ -201,8 +206,9 @@ class TrialDynamics:
         out = jax.vmap(lambda g, xi, d: fn(W, tau, g, xi, d))(gains, x_init, drive)
         return out.reshape(batch[:-1] + out.shape[-2:])
 
-    def rates_e(self, gains=None, x0=None, W=None):
-        """Excitatory rates ``f(x_E; g_E)``: ``(..., T, M)`` (the readout's input, eq. 3.4)."""
+    def rates_e(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+                W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch time neurons"]:
+        """Excitatory rates ``f(x_E; g_E)``: ``(..., T, N_E)`` (the readout's input, eq. 3.4)."""
         x = self.states(gains, x0, W)
         ne = self.n_excitatory
         g = jnp.ones(self.n, x.dtype) if gains is None else jnp.asarray(gains, x.dtype)
@@ -211,11 +217,12 @@ class TrialDynamics:
 
 @dataclass(frozen=True, eq=False)
 class GainTask:
-    """Dynamics + fixed readout + targets ``(P, K, T)``: P independent problems of K outputs each."""
+    """Dynamics + fixed readout + targets ``(P, T, readouts)``: P independent problems, each a target
+    for every readout (``(P, T)`` or ``(T,)`` with one readout; ``(T, readouts)`` for one problem)."""
 
     dynamics: TrialDynamics
     readout: Readout
-    targets: np.ndarray
+    targets: Float[np.ndarray, "problems time readouts"]
 
     def __post_init__(self):
         if not isinstance(self.dynamics, TrialDynamics):
@@ -227,19 +234,19 @@ class GainTask:
             m = m[None]
         b = np.atleast_1d(b)
         if m.ndim != 2 or m.shape[1] != ne:
-            fail("readout.m", m, f"shape (K, {ne}): one weight per excitatory neuron")
+            fail("readout.m", m, f"shape (readouts, {ne}): one weight per excitatory neuron")
         if b.shape != (m.shape[0],):
             fail("readout.b", b, f"{m.shape[0]} offsets (one per readout)")
         y = finite_array("targets", self.targets)
         T = self.dynamics.t_ms.size
-        K = m.shape[0]
+        n_readouts = m.shape[0]
         if y.ndim == 1:
-            y = y[None, None]
+            y = y[None, :, None]
         elif y.ndim == 2:
-            y = y[:, None] if K == 1 else y[None]  # (P, T) for one readout, else (K, T)
-        if y.ndim != 3 or y.shape[1:] != (K, T):
-            fail("targets", y, f"shape (P, {K}, {T}): K={K} readouts and T={T} samples (len(t_ms))")
-        if np.any(np.ptp(y, axis=-1) == 0):
+            y = y[:, :, None] if n_readouts == 1 else y[None]  # (P, T) for one readout, else (T, readouts)
+        if y.ndim != 3 or y.shape[1:] != (T, n_readouts):
+            fail("targets", y, f"shape (P, {T}, {n_readouts}): T={T} samples (len(t_ms)) and {n_readouts} readouts")
+        if np.any(np.ptp(y, axis=-2) == 0):
             fail("targets", y, "targets that vary in time (1 - R^2 divides by their variance)")
         object.__setattr__(self, "readout", Readout(jnp.asarray(m), jnp.asarray(b)))
         object.__setattr__(self, "targets", y)
@@ -248,8 +255,9 @@ class GainTask:
     def n_problems(self) -> int:
         return int(self.targets.shape[0])
 
-    def output(self, gains=None, x0=None, W=None):
-        """Network output ``(..., K, T)`` (eq. 3.4)."""
+    def output(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+               W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch time readouts"]:
+        """Network output ``(..., T, readouts)`` (eq. 3.4)."""
         return readout_output(self.readout, self.dynamics.rates_e(gains, x0, W))
 
     @cached_property
@@ -257,7 +265,8 @@ class GainTask:
         """`output` compiled once per task (``jax.jit``; recompiled only for new input shapes)."""
         return jax.jit(self.output)
 
-    def errors(self, gains=None, x0=None, W=None):
-        """``1 - R^2`` (mean over outputs) against every problem's target: ``(..., P)``."""
+    def errors(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+               W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch problems"]:
+        """``1 - R^2`` (mean over readouts) against every problem's target: ``(..., P)``."""
         z = self.output(gains, x0, W)
         return output_error(z[..., None, :, :], jnp.asarray(self.targets))
