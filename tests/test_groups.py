@@ -20,7 +20,7 @@ def task():
     rng = np.random.default_rng(0)
     dyn = TrialDynamics(net, 3.0 * rng.normal(size=N), t, dt=2.5)
     ro = Readout(rng.normal(size=(1, N // 2)), rng.normal(size=1))
-    return GainTask(dyn, ro, rng.normal(size=(2, 1, t.size)))
+    return GainTask(dyn, ro, rng.normal(size=(2, t.size, 1)))
 
 
 def test_random_groups_sizes():

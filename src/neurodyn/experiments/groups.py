@@ -71,7 +71,7 @@ def run_groups(cfg: GroupsConfig, run: Run) -> dict:
     run.note(f"SOC N = {N}; {S} sessions x {cfg.iterations} iterations per condition.")
 
     # 1) earlier neuron-specific sessions on every target: gain patterns for k-means + the n = N curves
-    base = learn_group_gains(GainTask(dyn, readout, targets[:, None]), np.arange(N), S, cfg.iterations,
+    base = learn_group_gains(GainTask(dyn, readout, targets[:, :, None]), np.arange(N), S, cfg.iterations,
                              seed=cfg.seed, description="neuron-specific sessions")
     patterns = base.best_gains                                    # (1+Q, S, N) at each session's minimum
 
@@ -91,7 +91,7 @@ def run_groups(cfg: GroupsConfig, run: Run) -> dict:
                       np.stack([random_groups(N, c, rng_seed + 7919 * q + s) for s in range(S)])))
         conds.append((f"multi{q}_specialised", q,
                       np.broadcast_to(specialised_groups(patterns[q].T, c, seed=cfg.seed), (S, N))))
-    task = GainTask(dyn, readout, np.stack([targets[q] for _, q, _ in conds])[:, None])
+    task = GainTask(dyn, readout, np.stack([targets[q] for _, q, _ in conds])[:, :, None])
     res = learn_group_gains(task, np.stack([lab for *_, lab in conds]), S, cfg.iterations, seed=cfg.seed + 1,
                             description="grouped sessions")
     curves = {name: res.errors[i] for i, (name, _, _) in enumerate(conds)}   # (S, I+1)
@@ -189,7 +189,7 @@ def run_groups_multi(cfg: GroupsMultiConfig, run: Run) -> dict:
     _, Y = emg_targets(1 + Q, seed=cfg.seed, amplitude=rate_amplitude(dyn))
     readout = fit_readout_on_trials(dyn, Y[0], n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed)
     targets = Y[1:]
-    base = learn_group_gains(GainTask(dyn, readout, targets[:, None]), np.arange(N), S, cfg.iterations,
+    base = learn_group_gains(GainTask(dyn, readout, targets[:, :, None]), np.arange(N), S, cfg.iterations,
                              seed=cfg.seed, description="neuron-specific sessions")
     patterns = base.best_gains                                               # (Q, S, N)
     conds = []                                                               # (kind, k, q, movement, labels)
@@ -201,7 +201,7 @@ def run_groups_multi(cfg: GroupsMultiConfig, run: Run) -> dict:
             conds.append(("own", k, 1, p, np.broadcast_to(specialised_groups(patterns[p].T, k, seed=cfg.seed), (S, N))))
             conds.append(("random", k, 1, p, np.stack([random_groups(N, k, cfg.seed + 1000 + 97 * p + s)
                                                         for s in range(S)])))
-    task = GainTask(dyn, readout, np.stack([targets[c[3]] for c in conds])[:, None])
+    task = GainTask(dyn, readout, np.stack([targets[c[3]] for c in conds])[:, :, None])
     res = learn_group_gains(task, np.stack([c[4] for c in conds]), S, cfg.iterations, seed=cfg.seed + 1,
                             description="grouped sessions")
     min_err = res.errors[:, :, 1:].min(-1).mean(1)                           # (conditions,) mean over sessions

@@ -123,7 +123,7 @@ def run_speed_slow(cfg: SpeedSlowConfig, run: Run) -> dict:
         bp = train_speed_backprop(dyn, labels, fast[q], slow[q], readout, iterations=cfg.backprop_iterations,
                                   learning_rate=cfg.backprop_lr, reg=cfg.readout_reg,
                                   description=f"backprop, movement {q}")
-        two = GainTask(dyn, bp.readout, np.stack([fast[q], slow[q]])[:, None])
+        two = GainTask(dyn, bp.readout, np.stack([fast[q], slow[q]])[:, :, None])
         e = np.asarray(two.errors(np.stack([np.ones(cfg.n), bp.gains])))  # (2 gains, 2 targets)
         bp_fast.append(e[0, 0])
         bp_slow.append(e[1, 1])
@@ -149,8 +149,8 @@ def run_speed_slow(cfg: SpeedSlowConfig, run: Run) -> dict:
     # figures: example outputs (movement 0), learning curves, eigenvalues before/after
     readout0 = fit_readout_on_trials(dyn, fast[0], n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed)
     task0 = GainTask(dyn, readout0, slow[0])
-    z_fast = np.asarray(task0.output())[0]
-    z_slow = np.asarray(task0.output(rule_gains[0][0]))[0]
+    z_fast = np.asarray(task0.output())[..., 0]
+    z_slow = np.asarray(task0.output(rule_gains[0][0]))[..., 0]
     fig, ax = new_figure(3)
     ax[0].plot(t, fast[0], color="#3366cc", lw=2, alpha=0.4, label="fast target")
     ax[0].plot(t, slow[0], color="orange", lw=2, alpha=0.4, label="slow target")
@@ -206,7 +206,7 @@ def _interp_errors(dyn, M, res, x0s, t, slow, durations, lam_eval):
     z = manifold_outputs(dyn, jnp.asarray(M), jnp.asarray(res.gamma_fast), jnp.asarray(res.gamma_slow),
                          jnp.asarray(lam_eval), jnp.asarray(x0s), jnp.asarray(res.readout.m[0]),
                          float(res.readout.b[0]))
-    return np.asarray(output_error(z[..., None, :], Y[..., None, :])), np.asarray(z), Y, d_eval
+    return np.asarray(output_error(z[..., None], Y[..., None])), np.asarray(z), Y, d_eval
 
 
 @experiment("speed-manifold", SpeedManifoldConfig,
@@ -336,11 +336,11 @@ def run_speed_multi(cfg: SpeedMultiConfig, run: Run) -> dict:
                                    description=f"m = {m}, session {s}")
         z = manifold_outputs(dyn, M, jnp.asarray(res.gamma_fast), jnp.asarray(res.gamma_slow), jnp.asarray(res.lam),
                              jnp.asarray(x0s), jnp.asarray(res.readout.m[0]), float(res.readout.b[0]))
-        e = np.asarray(output_error(z[..., None, :], jnp.asarray(Y)[..., None, :]))  # (2, m)
+        e = np.asarray(output_error(z[..., None], jnp.asarray(Y)[..., None]))  # (2, m)
         err_fast[m - 1, s], err[m - 1, s] = e[0].mean(), e[1].mean()
         # before training: the slow variants from gains 1 (the fast outputs) with the fitted readout
         z0 = rates @ ro.m[0] + ro.b[0]                                               # (m, T)
-        err_before[m - 1, s] = float(np.mean(np.asarray(output_error(z0[:, None], Y[1][:, None]))))
+        err_before[m - 1, s] = float(np.mean(np.asarray(output_error(z0[..., None], Y[1][..., None]))))
     run.save_array("slow_errors", err)
     run.save_array("slow_errors_before", err_before)
     run.save_array("fast_errors", err_fast)
@@ -398,19 +398,19 @@ def run_shape_speed(cfg: ShapeSpeedConfig, run: Run) -> dict:
     rates = np.asarray(dyn.rates_e())                                               # (T, M) at gains 1
     ro = fit_readout(np.tile(rates, (cfg.shapes, 1))[None], Y[:, 0].reshape(-1))   # one readout, fast shapes
     z0 = rates @ ro.m[0] + ro.b[0]                                                 # (T,) every pattern at gains 1
-    e_init = np.asarray(output_error(np.broadcast_to(z0, Y.shape)[..., None, :], Y[..., None, :]))  # (Q, S)
+    e_init = np.asarray(output_error(np.broadcast_to(z0, Y.shape)[..., None], Y[..., None]))  # (Q, S)
     res = train_shape_speed(dyn, labels, Y, ro, iterations=cfg.iterations, learning_rate=cfg.learning_rate,
                             reg=cfg.readout_reg)
     m, b = jnp.asarray(res.readout.m[0]), float(res.readout.b[0])
     args = (dyn, M, jnp.asarray(res.shapes), jnp.asarray(res.gamma_fast), jnp.asarray(res.gamma_slow))
     z_tr = np.asarray(shape_speed_outputs(*args, jnp.asarray(res.lam), m, b))     # (Q, S, T)
-    e_tr = np.asarray(output_error(z_tr[..., None, :], Y[..., None, :]))
+    e_tr = np.asarray(output_error(z_tr[..., None], Y[..., None]))
     lam_eval = np.linspace(1.0, 0.0, cfg.interpolation_points + 2)[1:-1]
     order = np.argsort(res.lam)
     d_eval = np.interp(lam_eval, res.lam[order], durations[order])
     Y_in = np.swapaxes(speed_variants(t, slow, D / d_eval), 0, 1)                  # (Q, L, T)
     z_in = np.asarray(shape_speed_outputs(*args, jnp.asarray(lam_eval), m, b))
-    e_in = np.asarray(output_error(z_in[..., None, :], Y_in[..., None, :]))
+    e_in = np.asarray(output_error(z_in[..., None], Y_in[..., None]))
     for name, arr in [("durations_ms", durations), ("lambda", res.lam), ("shape_gains", res.shapes),
                       ("speed_gains", np.outer(res.lam, res.gamma_fast) + np.outer(1 - res.lam, res.gamma_slow)),
                       ("errors_initial", e_init),
