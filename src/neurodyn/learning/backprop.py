@@ -54,7 +54,8 @@ class BackpropResult(NamedTuple):
     params: dict
 
 
-def initial_parameters(task: GainTask, parameter: str, seed: int = 0, init_scale: float = 0.1) -> dict:
+def initial_parameters(task: GainTask, parameter: str, seed: int = 0,
+                       init_scale: float = 0.1) -> dict[str, Float[Array, "..."]]:
     """Starting point of ``parameter`` for one target (see module docstring)."""
     n = task.dynamics.n
     if parameter == "gains":

@@ -16,7 +16,8 @@ are tied to the same value during training"):
 with xi_k ~ N(0, 0.001^2), alpha = 0.3 (the parameters of `NodePerturbation`; the alternative rule
 3.8-3.9 moves xi inside the bracket and uses tanh(eta d)). Since M is 0/1 with one 1 per row, the
 low-pass filter commutes with M (gbar = M gammabar), so the neuron-level rule with tied gains is exactly
-this group-level rule; with one neuron per group (M = I) it is the neuron-specific rule of §3.4, and
+this group-level rule (`neurodyn.learning.reward_rule.run_reward_rule` with `GroupGains`); with one
+neuron per group (M = I) it is the neuron-specific rule of §3.4, and
 the random draws are the same as `learn_gains` (session b, iteration n:
 ``normal(fold_in(fold_in(key, b), n), (n_groups,))``), so the two give identical results.
 
@@ -48,7 +49,7 @@ __all__ = ["GroupLearningResult", "learn_group_gains", "membership_matrix", "ran
            "specialised_groups"]
 
 
-def random_groups(n: int, n_groups: int, seed: int = 0) -> np.ndarray:
+def random_groups(n: int, n_groups: int, seed: int = 0) -> Int[np.ndarray, "neurons"]:
     """Labels ``(N,)`` in ``0..n_groups-1`` of the random groups of §4.1.1 (floor(N/n) neurons each, the
     remainder assigned to groups drawn uniformly at random)."""
     n = positive_int("n", n)
@@ -65,7 +66,8 @@ def random_groups(n: int, n_groups: int, seed: int = 0) -> np.ndarray:
     return labels
 
 
-def specialised_groups(gain_patterns, n_groups: int, seed: int = 0, *, n_init: int = 10) -> np.ndarray:
+def specialised_groups(gain_patterns: Float[np.ndarray, "neurons sessions"], n_groups: int, seed: int = 0, *,
+                       n_init: int = 10) -> Int[np.ndarray, "neurons"]:
     """Labels ``(N,)`` from k-means (k = ``n_groups``) on the rows of ``gain_patterns`` (N x S: neuron i's
     gains in S earlier neuron-specific sessions; §4.1.1). Empty groups cannot occur (k-means keeps k
     non-empty clusters when N >= k distinct rows)."""
@@ -79,7 +81,7 @@ def specialised_groups(gain_patterns, n_groups: int, seed: int = 0, *, n_init: i
     return np.asarray(km.labels_, dtype=int)
 
 
-def membership_matrix(labels, n_groups: int | None = None) -> np.ndarray:
+def membership_matrix(labels: Int[np.ndarray, "neurons"], n_groups: int | None = None) -> Float[np.ndarray, "neurons groups"]:
     """``M`` (N x n) with ``M[i, k] = 1`` iff ``labels[i] == k`` (so neuronal gains are ``M @ gamma``)."""
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.size == 0 or not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0:
@@ -96,13 +98,13 @@ class GroupLearningResult(NamedTuple):
     """errors ``(P, S, I+1)`` (index 0 = before training); final group gains ``(P, S, n)`` and neuronal
     gains ``(P, S, N)``; ``best_gains`` ``(P, S, N)``: neuronal gains at each session's minimum error."""
 
-    errors: np.ndarray
-    group_gains: np.ndarray
-    gains: np.ndarray
-    best_gains: np.ndarray
+    errors: Float[np.ndarray, "problems sessions iterations"]
+    group_gains: Float[np.ndarray, "problems sessions groups"]
+    gains: Float[np.ndarray, "problems sessions neurons"]
+    best_gains: Float[np.ndarray, "problems sessions neurons"]
 
 
-def learn_group_gains(task: GainTask, labels, sessions: int = 10, iterations: int = 5000, *, seed: int = 0,
+def learn_group_gains(task: GainTask, labels: Int[np.ndarray, "*batch neurons"], sessions: int = 10, iterations: int = 5000, *, seed: int = 0,
                       key=None, rule: NodePerturbation | str = "reward", n_chunks: int = 20,
                       description: str = "learning group gains") -> GroupLearningResult:
     """Reward-based learning of tied group gains (module docstring) for each of the task's P targets.

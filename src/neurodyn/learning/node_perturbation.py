@@ -34,13 +34,13 @@ class LearningResult(NamedTuple):
     """errors ``(P, S, I+1)`` (index 0 = before training); final gains ``(P, S, N)``;
     traces ``(P, S, I+1, k)`` of the gains of the ``trace_neurons``."""
 
-    errors: np.ndarray
-    gains: np.ndarray
-    traces: np.ndarray
+    errors: Float[np.ndarray, "problems sessions iterations"]
+    gains: Float[np.ndarray, "problems sessions neurons"]
+    traces: Float[np.ndarray, "problems sessions iterations traced"]
 
 
-def learn_gains(task: GainTask, sessions: int = 10, iterations: int = 5000, *, seed: int = 0, key=None,
-                rule: NodePerturbation | str = "reward", g0=None, trace_neurons=(), n_chunks: int = 20,
+def learn_gains(task: GainTask, sessions: int = 10, iterations: int = 5000, *, seed: int = 0, key: Array | None = None,
+                rule: NodePerturbation | str = "reward", g0: Float[np.ndarray, "neurons"] | None = None, trace_neurons=(), n_chunks: int = 20,
                 description: str = "learning gains") -> LearningResult:
     """Run ``sessions`` independent training sessions for each of the task's P targets (thesis §3.4-3.5).
 

@@ -156,7 +156,8 @@ def combination_errors(dynamics: TrialDynamics, readout: Readout,
 def learn_combination(dynamics: TrialDynamics, readout: Readout,
                       bases: Float[np.ndarray, "*problems conditions neurons patterns"],
                       targets: Float[np.ndarray, "problems conditions time *readouts"], sessions: int = 1,
-                      iterations: int = 10000, *, c0=None, seed: int = 0, key=None,
+                      iterations: int = 10000, *, c0: Float[np.ndarray, "patterns"] | None = None, seed: int = 0,
+                      key: Array | None = None,
                       rule: NodePerturbation | str = "reward", n_chunks: int = 20,
                       description: str = "learning coefficients") -> CombinationResult:
     """Reward-based learning of combination coefficients c (module docstring) for each of P problems.

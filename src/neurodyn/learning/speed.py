@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, Float, Int
 
 from neurodyn.validation import fail, finite_array, positive, positive_int
 from neurodyn.learning.groups import membership_matrix
@@ -59,7 +60,8 @@ def time_rescaled(network: Network, speed: float) -> Network:
     return network.replace(tau=np.asarray(network.tau, dtype=float) / s)
 
 
-def speed_manifold_gains(g_fast, g_slow, lam) -> np.ndarray:
+def speed_manifold_gains(g_fast: Float[np.ndarray, "neurons"], g_slow: Float[np.ndarray, "neurons"],
+                         lam: Float[np.ndarray, "*batch"]) -> Float[np.ndarray, "*batch neurons"]:
     """``g = lam g_fast + (1 - lam) g_slow`` for each ``lam`` in [0, 1]: shape ``lam.shape + (N,)``."""
     a = finite_array("g_fast", g_fast, ndim=1)
     b = finite_array("g_slow", g_slow, ndim=1)
@@ -71,7 +73,8 @@ def speed_manifold_gains(g_fast, g_slow, lam) -> np.ndarray:
     return lam[..., None] * a + (1.0 - lam[..., None]) * b
 
 
-def shape_speed_gains(shape_gains, speed_gains) -> np.ndarray:
+def shape_speed_gains(shape_gains: Float[np.ndarray, "patterns neurons"],
+                      speed_gains: Float[np.ndarray, "speeds neurons"]) -> Float[np.ndarray, "patterns speeds neurons"]:
     """Element-wise products ``g_shape_q * g_s``: (Q, N) x (S, N) -> (Q, S, N) (Appendix 6.A.3)."""
     A = finite_array("shape_gains", shape_gains, ndim=2)
     B = finite_array("speed_gains", speed_gains, ndim=2)
@@ -84,13 +87,15 @@ class SpeedBackpropResult(NamedTuple):
     """``history`` (iterations + 1,) costs; ``group_gains`` (n,), ``gains`` (N,) of the slow variant; the
     shared ``readout``."""
 
-    history: np.ndarray
-    group_gains: np.ndarray
-    gains: np.ndarray
+    history: Float[np.ndarray, "iterations"]
+    group_gains: Float[np.ndarray, "groups"]
+    gains: Float[np.ndarray, "neurons"]
     readout: Readout
 
 
-def speed_cost(dynamics: TrialDynamics, M, gamma, m, b, y_fast, y_slow, reg: float):
+def speed_cost(dynamics: TrialDynamics, M: Float[Array, "neurons groups"], gamma: Float[Array, "groups"],
+               m: Float[Array, "neurons"], b: Float[Array, ""], y_fast: Float[Array, "time"], y_slow: Float[Array, "time"],
+               reg: float) -> Float[Array, ""]:
     """``J = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + reg ||m||^2`` (module docstring, §6.3.2)."""
     g = jnp.stack([jnp.ones(M.shape[0]), M @ gamma])
     z = readout_output(Readout(m[None], jnp.atleast_1d(b)), dynamics.rates_e(g))[..., 0]  # (2, T)
@@ -120,7 +125,8 @@ def _adam_minimise(loss, params, learning_rate: float, iterations: int, descript
     hist.append(float(jax.jit(loss)(params)))
     return params, hist
 
-def train_speed_backprop(dynamics: TrialDynamics, labels, y_fast, y_slow, readout: Readout, *,
+def train_speed_backprop(dynamics: TrialDynamics, labels: Int[np.ndarray, "neurons"], y_fast: Float[np.ndarray, "time"],
+                         y_slow: Float[np.ndarray, "time"], readout: Readout, *,
                          iterations: int = 500, learning_rate: float = 1e-2, reg: float = 1e-3,
                          description: str = "speed backprop") -> SpeedBackpropResult:
     """Jointly train slow-variant group gains and a shared readout by Adam on `speed_cost` (§6.3.2)."""
@@ -145,7 +151,8 @@ def train_speed_backprop(dynamics: TrialDynamics, labels, y_fast, y_slow, readou
                                Readout(np.asarray(params["m"])[None], np.atleast_1d(np.asarray(params["b"]))))
 
 
-def speed_variants(t_ms, slow, factors) -> np.ndarray:
+def speed_variants(t_ms: Float[np.ndarray, "time"], slow: Float[np.ndarray, "*batch time"],
+                   factors: Float[np.ndarray, "factors"]) -> Float[np.ndarray, "factors *batch time"]:
     """``y(t) = slow(factor * t)`` (0 beyond the slow movement's end) for each factor >= 1: ``(F, ..., T)``."""
     t = finite_array("t_ms", t_ms, ndim=1)
     y = finite_array("slow", slow)
@@ -162,14 +169,16 @@ def speed_variants(t_ms, slow, factors) -> np.ndarray:
 class SpeedManifoldResult(NamedTuple):
     """End group gains, ``lam`` (S,) interpolation coefficients, shared ``readout``, cost ``history``."""
 
-    gamma_fast: np.ndarray
-    gamma_slow: np.ndarray
-    lam: np.ndarray
+    gamma_fast: Float[np.ndarray, "groups"]
+    gamma_slow: Float[np.ndarray, "groups"]
+    lam: Float[np.ndarray, "speeds"]
     readout: Readout
-    history: np.ndarray
+    history: Float[np.ndarray, "iterations"]
 
 
-def manifold_outputs(dynamics: TrialDynamics, M, gamma_fast, gamma_slow, lam, x0s, m, b):
+def manifold_outputs(dynamics: TrialDynamics, M: Float[Array, "neurons groups"], gamma_fast: Float[Array, "groups"],
+                     gamma_slow: Float[Array, "groups"], lam: Float[Array, "speeds"], x0s: Float[Array, "conditions neurons"],
+                     m: Float[Array, "neurons"], b: float) -> Float[Array, "speeds conditions time"]:
     """Outputs ``(L, conditions, T)`` for interpolation coefficients ``lam`` (L,) and initial conditions
     ``x0s`` (conditions, N), one readout ``m`` (N_E,), ``b``."""
     gam = lam[:, None] * gamma_fast + (1.0 - lam[:, None]) * gamma_slow            # (L, n)
@@ -179,7 +188,8 @@ def manifold_outputs(dynamics: TrialDynamics, M, gamma_fast, gamma_slow, lam, x0
     return rates @ m + b
 
 
-def train_speed_manifold(dynamics: TrialDynamics, labels, x0s, targets, readout: Readout, *, trained=None,
+def train_speed_manifold(dynamics: TrialDynamics, labels: Int[np.ndarray, "neurons"], x0s: Float[np.ndarray, "conditions neurons"],
+                         targets: Float[np.ndarray, "speeds conditions time"], readout: Readout, *, trained=None,
                          fix_fast: bool = False, iterations: int = 500, learning_rate: float = 1e-2, reg: float = 1e-3,
                          description: str = "speed manifold") -> SpeedManifoldResult:
     """Back-propagation of Appendix 6.A.2: ``targets`` (S, conditions, T) for S speeds (fast first) and
@@ -227,22 +237,25 @@ def train_speed_manifold(dynamics: TrialDynamics, labels, x0s, targets, readout:
 class ShapeSpeedResult(NamedTuple):
     """``shapes`` (Q, n) shape group gains, speed end patterns, ``lam`` (S,), shared ``readout``, ``history``."""
 
-    shapes: np.ndarray
-    gamma_fast: np.ndarray
-    gamma_slow: np.ndarray
-    lam: np.ndarray
+    shapes: Float[np.ndarray, "patterns groups"]
+    gamma_fast: Float[np.ndarray, "groups"]
+    gamma_slow: Float[np.ndarray, "groups"]
+    lam: Float[np.ndarray, "speeds"]
     readout: Readout
-    history: np.ndarray
+    history: Float[np.ndarray, "iterations"]
 
 
-def shape_speed_outputs(dynamics: TrialDynamics, M, shapes, gamma_fast, gamma_slow, lam, m, b):
+def shape_speed_outputs(dynamics: TrialDynamics, M: Float[Array, "neurons groups"], shapes: Float[Array, "patterns groups"],
+                        gamma_fast: Float[Array, "groups"], gamma_slow: Float[Array, "groups"], lam: Float[Array, "speeds"],
+                        m: Float[Array, "neurons"], b: float) -> Float[Array, "patterns speeds time"]:
     """Outputs ``(Q, L, T)`` from x0 with group gains ``shape_q * (lam_l gamma_fast + (1 - lam_l) gamma_slow)``."""
     speed = lam[:, None] * gamma_fast + (1.0 - lam[:, None]) * gamma_slow          # (L, n)
     g = (shapes[:, None, :] * speed[None]) @ M.T                                   # (Q, L, N)
     return dynamics.rates_e(g) @ m + b
 
 
-def train_shape_speed(dynamics: TrialDynamics, labels, targets, readout: Readout, *, iterations: int = 500,
+def train_shape_speed(dynamics: TrialDynamics, labels: Int[np.ndarray, "neurons"],
+                      targets: Float[np.ndarray, "patterns speeds time"], readout: Readout, *, iterations: int = 500,
                       learning_rate: float = 1e-2, reg: float = 1e-3,
                       description: str = "shape x speed") -> ShapeSpeedResult:
     """Back-propagation of Appendix 6.A.3: ``targets`` (Q shapes, S speeds fast first, T) from one x0; cost
