@@ -18,7 +18,6 @@ per sqrt(ms); each step adds ``sigma sqrt(dt) / tau * N(0, 1)`` after the determ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Callable
 
 import jax
@@ -43,7 +42,7 @@ class _TimeInput:
         return self.h(t)
 
 
-def time_grid(t_eval, dt: float, t0: float = 0.0) -> tuple[int, int, int]:
+def time_grid(t_eval: Float[np.ndarray, "time"], dt: float, t0: float = 0.0) -> tuple[int, int, int]:
     """Check ``t_eval`` (ms) lies on the grid ``t0 + k dt`` with uniform spacing.
 
     Returns ``(k0, stride, n_out)``: steps before the first output, steps between outputs, outputs.
@@ -64,7 +63,7 @@ def time_grid(t_eval, dt: float, t0: float = 0.0) -> tuple[int, int, int]:
     return int(kr[0]), int(strides[0]), int(t.size)
 
 
-def piecewise_constant_input(values, t_edges_ms) -> Callable:
+def piecewise_constant_input(values: Float[Array, "*batch pieces neurons"], t_edges_ms: Float[np.ndarray, "edges"]) -> Callable:
     """An input ``h(t)`` equal to ``values[..., j, :]`` for ``t_edges[j] <= t < t_edges[j + 1]``.
 
     ``values`` has shape ``(..., J, N)``; ``t_edges_ms`` has J + 1 increasing entries; outside the
@@ -152,9 +151,10 @@ def integrate(W: Float[Array, "neurons neurons"], tau: Float[Array, "*neurons"],
 _integrate_jit = jax.jit(integrate, static_argnames=("gain_fn", "h_fn", "method", "k0", "stride", "n_out", "noisy"))
 
 
-def simulate(network: Network, x0, t_eval, *, dt: float = 1.0, gain_fn: GainFunction | None = None,
-             gains=None, h=None, noise_sd: float = 0.0, key=None, method: str = "rk4",
-             t0: float = 0.0):
+def simulate(network: Network, x0: Float[Array, "*batch neurons"], t_eval: Float[np.ndarray, "time"], *, dt: float = 1.0,
+             gain_fn: GainFunction | None = None, gains: Float[Array, "*batch neurons"] | None = None, h=None,
+             noise_sd: float = 0.0, key=None, method: str = "rk4",
+             t0: float = 0.0) -> Float[Array, "*batch time neurons"]:
     """Integrate ``tau dx/dt = -x + W f(x; g) + h(t)`` (thesis eq. 2.1) from ``x(t0) = x0``.
 
     Parameters

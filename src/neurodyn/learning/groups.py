@@ -37,7 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Float, Int
 
 from neurodyn.validation import fail, finite_array, positive_int
 from neurodyn.learning.error import output_error

@@ -46,7 +46,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float
 
 from neurodyn.validation import fail, in_range, positive, positive_int
 from neurodyn.progress import progress
