@@ -1,9 +1,12 @@
 """Layer 4 (learn): movements through neuronal gain modulation (thesis, seed 003, chapters 2.6 and 3).
 
 EMG-like Gaussian-process targets (`targets`), readouts fit on noisy trials (`readout`), the error
-1 - R^2 (`error`), the gain-learning task and its rollout (`task`), the reward-based node-perturbation
-rules (`node_perturbation`), back-propagation training (`backprop`), the thesis' circuits (`movement`)
-and a user's own network file (`network_file`).
+1 - R^2 (`error`), the gain-learning task (`task`, simulated by `neurodyn.dynamics.integrate`), the one
+reward-rule driver of eqs. (3.5)-(3.9) (`reward_rule`) over three gain parametrisations
+(`gain_parameters`: per neuron in `node_perturbation`, per group in `groups`, per coefficient in
+`primitives`), back-propagation training (`backprop`), movement libraries (`library`), speed and shape
+control (`speed`), the thesis' circuits (`movement`) and a user's own network file (`network_file`).
+Arrays put time before units: ``(..., time, neurons)`` and ``(..., time, readouts)``.
 """
 
 from neurodyn.learning.backprop import BackpropResult, train_backprop
