@@ -137,13 +137,13 @@ def convex_coefficients_batch(outputs: Float[np.ndarray, "batch library ..."], t
         c = np.stack([nnls(np.vstack([A[i].T, np.full((1, l), w)]), np.append(b[i], w))[0] for i in range(B)])
         c = np.clip(c, 0.0, None)
         c = c / np.where(c.sum(1, keepdims=True) > 0, c.sum(1, keepdims=True), 1.0)
-    # KKT polish on the support S: rows outside S become identity rows fixing c_j = 0
-    S = c > 1e-10
+    # KKT polish on the support: rows outside it become identity rows fixing c_j = 0
+    sup = c > 1e-10
     kkt = np.zeros((B, l + 1, l + 1))
-    kkt[:, :l, :l] = np.where(S[:, :, None] & S[:, None, :], H, 0.0) + np.eye(l) * (~S)[:, :, None]
-    kkt[:, :l, l] = S
-    kkt[:, l, :l] = S
-    rhs = np.concatenate([np.where(S, f, 0.0), np.ones((B, 1))], axis=1)
+    kkt[:, :l, :l] = np.where(sup[:, :, None] & sup[:, None, :], H, 0.0) + np.eye(l) * (~sup)[:, :, None]
+    kkt[:, :l, l] = sup
+    kkt[:, l, :l] = sup
+    rhs = np.concatenate([np.where(sup, f, 0.0), np.ones((B, 1))], axis=1)
     with np.errstate(all="ignore"):
         try:
             sol = np.linalg.solve(kkt, rhs[..., None])[..., 0]

@@ -17,7 +17,7 @@ Learning rule (Appendix 6.A.4: "we replace the gains g_i with the coefficients c
 
     c_j(t_n)    = c_j(t_{n-1}) + R(t_{n-1}) (c_j(t_{n-1}) - cbar_j(t_{n-1})) + xi_j(t_n),
     R(t_n)      = sgn(epsbar(t_{n-1}) - eps(t_n)),
-    eps(t_n)    = (1 / |S|) sum_{s in S} [1 - R^2](z(B_s c(t_n)), y_s),      S = {fast, slow},
+    eps(t_n)    = (1 / 2) sum_{s in {fast, slow}} [1 - R^2](z(B_s c(t_n)), y_s),
     epsbar(t_n) = alpha epsbar(t_{n-1}) + (1 - alpha) eps(t_n),
     cbar_j(t_n) = alpha cbar_j(t_{n-1}) + (1 - alpha) c_j(t_n),
 

@@ -17,11 +17,11 @@
 
   by Adam (optax) for a fixed number of iterations (500 in the text), gradients by `jax.grad` through
   the RK4 scan (`train_speed_backprop`).
-* Speed-manifold training (Appendix 6.A.2, `train_speed_manifold`): initial conditions c = 1..n_c, S speeds
+* Speed-manifold training (Appendix 6.A.2, `train_speed_manifold`): initial conditions c = 1..n_c, speeds s = 1..n_s
   (durations evenly spaced from the fast to the slow variant, `speed_variants`), group gains
   gamma_s = lambda_s gamma_fast + (1 - lambda_s) gamma_slow with lambda_1 = 1, lambda_S = 0 and the
   interior lambda_s = sigmoid(theta_s) trained, one shared readout; cost
-  sum_{s in trained} sum_c ||z_{s,c} - y_{s,c}||^2 + reg ||m||^2. Training only s = 1 and s = S is the
+  sum_{s in trained} sum_c ||z_{s,c} - y_{s,c}||^2 + reg ||m||^2. Training only s = 1 and s = n_s is the
   naive variant of §6.4 (Fig. 6.3a), whose intermediate lambdas stay evenly spaced.
 * Speed variants (derived from §6.2.2): the movement of duration d is ``y_d(t) = y_slow(t D / d)`` for
   ``t < d`` and 0 after (D = the slow duration), by linear interpolation of the slow samples; at
@@ -75,7 +75,7 @@ def speed_manifold_gains(g_fast: Float[np.ndarray, "neurons"], g_slow: Float[np.
 
 def shape_speed_gains(shape_gains: Float[np.ndarray, "patterns neurons"],
                       speed_gains: Float[np.ndarray, "speeds neurons"]) -> Float[np.ndarray, "patterns speeds neurons"]:
-    """Element-wise products ``g_shape_q * g_s``: (Q, N) x (S, N) -> (Q, S, N) (Appendix 6.A.3)."""
+    """Element-wise products ``g_shape_q * g_s``: (Q, N) x (speeds, N) -> (Q, speeds, N) (Appendix 6.A.3)."""
     A = finite_array("shape_gains", shape_gains, ndim=2)
     B = finite_array("speed_gains", speed_gains, ndim=2)
     if A.shape[1] != B.shape[1]:
@@ -167,7 +167,7 @@ def speed_variants(t_ms: Float[np.ndarray, "time"], slow: Float[np.ndarray, "*ba
 
 
 class SpeedManifoldResult(NamedTuple):
-    """End group gains, ``lam`` (S,) interpolation coefficients, shared ``readout``, cost ``history``."""
+    """End group gains, ``lam`` (speeds,) interpolation coefficients, shared ``readout``, cost ``history``."""
 
     gamma_fast: Float[np.ndarray, "groups"]
     gamma_slow: Float[np.ndarray, "groups"]
@@ -192,24 +192,24 @@ def train_speed_manifold(dynamics: TrialDynamics, labels: Int[np.ndarray, "neuro
                          targets: Float[np.ndarray, "speeds conditions time"], readout: Readout, *, trained=None,
                          fix_fast: bool = False, iterations: int = 500, learning_rate: float = 1e-2, reg: float = 1e-3,
                          description: str = "speed manifold") -> SpeedManifoldResult:
-    """Back-propagation of Appendix 6.A.2: ``targets`` (S, conditions, T) for S speeds (fast first) and
+    """Back-propagation of Appendix 6.A.2: ``targets`` (speeds, conditions, T) for n_s >= 2 speeds (fast first) and
     initial conditions ``x0s`` (conditions, N); ``trained``: indices of the speeds in the cost (default all); ``fix_fast``:
     keep the fast pattern at gains 1 (§6.3.3: one learned slow pattern, fast variants at gains 1)."""
     if not isinstance(dynamics, TrialDynamics):
         fail("dynamics", dynamics, "a TrialDynamics", TypeError)
     Y = finite_array("targets", targets, ndim=3)
     X = finite_array("x0s", x0s, ndim=2)
-    S, n_cond, T = Y.shape
-    if S < 2 or X.shape != (n_cond, dynamics.n) or T != dynamics.t_ms.size:
-        fail("targets", Y.shape, f"(S >= 2 speeds, conditions = len(x0s), T={T}) with x0s of shape "
+    n_speeds, n_cond, T = Y.shape
+    if n_speeds < 2 or X.shape != (n_cond, dynamics.n) or T != dynamics.t_ms.size:
+        fail("targets", Y.shape, f"(speeds >= 2, conditions = len(x0s), T={T}) with x0s of shape "
              f"(conditions, N={dynamics.n})")
-    idx = np.arange(S) if trained is None else np.asarray(trained, dtype=int)
-    if idx.size == 0 or idx.min() < 0 or idx.max() >= S:
-        fail("trained", trained, f"indices of speeds in [0, {S})")
+    idx = np.arange(n_speeds) if trained is None else np.asarray(trained, dtype=int)
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= n_speeds:
+        fail("trained", trained, f"indices of speeds in [0, {n_speeds})")
     M = jnp.asarray(membership_matrix(np.asarray(labels)))
     if M.shape[0] != dynamics.n:
         fail("labels", labels, f"one group label per neuron (N={dynamics.n})")
-    lam0 = np.linspace(1.0, 0.0, S)
+    lam0 = np.linspace(1.0, 0.0, n_speeds)
     theta0 = np.log(lam0[1:-1] / (1.0 - lam0[1:-1]))
     n = M.shape[1]
     params = {"gs": jnp.ones(n), "theta": jnp.asarray(theta0),
@@ -235,7 +235,7 @@ def train_speed_manifold(dynamics: TrialDynamics, labels: Int[np.ndarray, "neuro
 
 
 class ShapeSpeedResult(NamedTuple):
-    """``shapes`` (Q, n) shape group gains, speed end patterns, ``lam`` (S,), shared ``readout``, ``history``."""
+    """``shapes`` (Q, n) shape group gains, speed end patterns, ``lam`` (speeds,), shared ``readout``, ``history``."""
 
     shapes: Float[np.ndarray, "patterns groups"]
     gamma_fast: Float[np.ndarray, "groups"]
@@ -258,20 +258,20 @@ def train_shape_speed(dynamics: TrialDynamics, labels: Int[np.ndarray, "neurons"
                       targets: Float[np.ndarray, "patterns speeds time"], readout: Readout, *, iterations: int = 500,
                       learning_rate: float = 1e-2, reg: float = 1e-3,
                       description: str = "shape x speed") -> ShapeSpeedResult:
-    """Back-propagation of Appendix 6.A.3: ``targets`` (Q shapes, S speeds fast first, T) from one x0; cost
+    """Back-propagation of Appendix 6.A.3: ``targets`` (Q shapes, n_s speeds fast first, T) from one x0; cost
     ``sum_{q,s} ||z_{q,s} - y_{q,s}||^2 + reg ||m||^2`` over the Q shape patterns, the two speed end
-    patterns, the S - 2 interior lambdas and one readout."""
+    patterns, the n_s - 2 interior lambdas and one readout."""
     if not isinstance(dynamics, TrialDynamics):
         fail("dynamics", dynamics, "a TrialDynamics", TypeError)
     Y = finite_array("targets", targets, ndim=3)
-    Q, S, T = Y.shape
-    if S < 2 or T != dynamics.t_ms.size:
-        fail("targets", Y.shape, f"(Q shapes, S >= 2 speeds, T={dynamics.t_ms.size})")
+    Q, n_speeds, T = Y.shape
+    if n_speeds < 2 or T != dynamics.t_ms.size:
+        fail("targets", Y.shape, f"(Q shapes, speeds >= 2, T={dynamics.t_ms.size})")
     M = jnp.asarray(membership_matrix(np.asarray(labels)))
     if M.shape[0] != dynamics.n:
         fail("labels", labels, f"one group label per neuron (N={dynamics.n})")
     n = M.shape[1]
-    lam0 = np.linspace(1.0, 0.0, S)
+    lam0 = np.linspace(1.0, 0.0, n_speeds)
     params = {"shapes": jnp.ones((Q, n)), "gf": jnp.ones(n), "gs": jnp.ones(n),
               "theta": jnp.asarray(np.log(lam0[1:-1] / (1.0 - lam0[1:-1]))),
               "m": jnp.asarray(readout.m).reshape(-1), "b": jnp.asarray(readout.b).reshape(-1)[0]}
