@@ -222,7 +222,7 @@ def part_b_full(args):
         _, Y = emg_targets(101, seed=0, amplitude=rate_amplitude(dyn))
         ro = fit_readout_on_trials(dyn, Y[0], n_trials=20)
         labels = random_groups(n, n_groups, seed=0)
-        task = GainTask(dyn, ro, Y[1:, None])
+        task = GainTask(dyn, ro, Y[1:, :, None])
         lib = lambda it: learn_group_gains(task, labels, 1, it, seed=0, n_chunks=1)  # noqa: E731
         per_lib, fix_lib = per_iteration(lib, 1, 4, reps)
         res = learn_group_gains(task, labels, 1, 1, seed=0, n_chunks=1)
@@ -233,11 +233,11 @@ def part_b_full(args):
 
         def fits(B):
             idx = np.stack([rng.choice(100, l, replace=False) for _ in range(B)])
-            combine_library(task, G[idx], F[idx], Y[rng.integers(1, 101, B), None])
+            combine_library(task, G[idx], F[idx], Y[rng.integers(1, 101, B), :, None])
 
         per_fit, fix_fit = per_iteration(fits, 256, 512, reps)
         idx = np.stack([rng.choice(100, l, replace=False) for _ in range(256)])
-        t_cc = median_time(lambda: convex_coefficients_batch(F[idx], Y[rng.integers(1, 101, 256), None]),
+        t_cc = median_time(lambda: convex_coefficients_batch(F[idx], Y[rng.integers(1, 101, 256), :, None]),
                            repeats=reps, warmup=0) / 256
     t_learn = 5000 * per_lib + fix_lib
     t_fits = 50 * (10000 * per_fit + fix_fit)

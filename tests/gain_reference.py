@@ -8,7 +8,7 @@ from sklearn.metrics import r2_score
 
 
 def reference_outputs(a, gains, prefix="network_"):
-    """Outputs ``(K, T)`` of the saved network at ``gains`` (N,)."""
+    """Outputs ``(readouts, T)`` of the saved network at ``gains`` (N,)."""
     W, x0, t = a[prefix + "W"], a[prefix + "x0"], a[prefix + "t_ms"]
     tau, r0, rmax = a[prefix + "tau"], float(a[prefix + "r0"]), float(a[prefix + "rmax"])
     m, b = np.atleast_2d(a[prefix + "m"]), np.atleast_1d(a[prefix + "b"])

@@ -20,7 +20,7 @@ def task():
     rng = np.random.default_rng(0)
     dyn = TrialDynamics(net, 3.0 * rng.normal(size=N), t, dt=2.5)
     ro = Readout(rng.normal(size=(1, N // 2)), rng.normal(size=1))
-    return GainTask(dyn, ro, rng.normal(size=(2, 1, t.size)))
+    return GainTask(dyn, ro, rng.normal(size=(2, t.size, 1)))
 
 
 def test_random_groups_sizes():
@@ -40,6 +40,32 @@ def test_membership_matrix():
     assert np.array_equal(M @ np.array([1.0, 2.0, 3.0]), [1.0, 3.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="labels"):
         membership_matrix(np.array([0.5, 1.0]))
+
+
+def test_gain_parameters_map_to_neuron_gains():
+    # the three parametrisations of the reward rule against the maps written out: g = theta,
+    # g = M_b gamma (one membership matrix per session) and g_s = B_s c (shared or per-problem bases)
+    from neurodyn.learning import CoefficientGains, GroupGains, NeuronGains
+
+    rng = np.random.default_rng(3)
+    theta = rng.normal(size=N)
+    assert np.array_equal(np.asarray(NeuronGains().gains(theta, 0, 0)), theta)
+    labels = [random_groups(N, 3, seed=s) for s in range(2)]
+    Ms = np.stack([membership_matrix(lab, 3) for lab in labels])            # (sessions, N, 3)
+    gam = rng.normal(size=(2, 3))
+    groups = GroupGains(Ms)
+    for b in range(2):
+        assert np.allclose(np.asarray(groups.gains(gam[b], b, 0)), gam[b][labels[b]], rtol=1e-15)
+    assert np.allclose(groups.neuron_gains(gam), np.stack([gam[b][labels[b]] for b in range(2)]), rtol=1e-15)
+    bases = rng.normal(size=(2, 2, N, 4))                                   # (problems, conditions, N, Q)
+    c = rng.normal(size=(3, 4))
+    coef = CoefficientGains(bases)
+    problems = np.array([0, 1, 1])                                          # session -> problem
+    for b, p in enumerate(problems):
+        assert np.allclose(np.asarray(coef.gains(c[b], b, p)), bases[p] @ c[b], rtol=1e-12)
+    assert np.allclose(coef.neuron_gains(c, problems), np.stack([bases[p] @ c[b] for b, p in enumerate(problems)]))
+    shared = CoefficientGains(bases[:1])
+    assert np.allclose(np.asarray(shared.gains(c[2], 2, 1)), bases[0] @ c[2], rtol=1e-12)
 
 
 def test_specialised_groups_match_sklearn_kmeans():

@@ -29,7 +29,7 @@ def test_more_groups_beat_the_best_single_gain():
     rng = np.random.default_rng(0)
     dyn = TrialDynamics(net, 3.0 * rng.normal(size=n), t, dt=2.5)
     ro = Readout(rng.normal(size=(1, n // 2)), rng.normal(size=1))
-    y = np.asarray(GainTask(dyn, ro, t[None, None]).output(1.2 + 0.3 * np.random.default_rng(5).normal(size=n)))
+    y = np.asarray(GainTask(dyn, ro, t[None, :, None]).output(1.2 + 0.3 * np.random.default_rng(5).normal(size=n)))
     task = GainTask(dyn, ro, y[None])
     grid = np.linspace(0.0, 3.0, 301)
     eg = np.asarray(task.errors(grid[:, None] * np.ones(n)))[:, 0]

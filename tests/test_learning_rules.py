@@ -24,7 +24,7 @@ def setup():
     x0 = 3.0 * rng.normal(size=N)
     dyn = TrialDynamics(net, x0, t, dt=2.5)
     ro = Readout(rng.normal(size=(2, N // 2)), rng.normal(size=2))
-    targets = rng.normal(size=(2, 2, t.size))  # P = 2 problems, K = 2 readouts
+    targets = rng.normal(size=(2, t.size, 2))  # P = 2 problems, 2 readouts
     return net, dyn, GainTask(dyn, ro, targets)
 
 
@@ -82,8 +82,8 @@ def test_batched_rule_equals_numpy_loop(setup, rule):
 
     def error(g, y):
         rates = _numpy_rollout(W, 200.0, g, dyn.x0, 2.5, dyn.t_ms.size - 1, 2)[:, : N // 2]
-        z = (rates @ m.T + b).T
-        return np.mean(np.sum((z - y) ** 2, 1) / np.sum((y - y.mean(1, keepdims=True)) ** 2, 1))
+        z = rates @ m.T + b                                   # (T, readouts)
+        return np.mean(np.sum((z - y) ** 2, 0) / np.sum((y - y.mean(0, keepdims=True)) ** 2, 0))
 
     for p in range(2):
         for s in range(S):

@@ -50,17 +50,17 @@ def test_slow_fast_targets():
 
 def test_error_is_one_minus_sklearn_r2():
     rng = np.random.default_rng(0)
-    y = rng.normal(size=(3, 50))
-    z = y + 0.3 * rng.normal(size=(3, 50))
-    expected = [1.0 - r2_score(y[k], z[k]) for k in range(3)]
+    y = rng.normal(size=(50, 3))                       # (time, readouts)
+    z = y + 0.3 * rng.normal(size=(50, 3))
+    expected = [1.0 - r2_score(y[:, k], z[:, k]) for k in range(3)]
     assert np.allclose(np.asarray(r2_error(z, y)), expected, rtol=1e-12)
     assert float(output_error(z, y)) == pytest.approx(np.mean(expected), rel=1e-12)
-    assert float(output_error(np.full((1, 50), y[0].mean()), y[:1])) == pytest.approx(1.0)
+    assert float(output_error(np.full((50, 1), y[:, 0].mean()), y[:, :1])) == pytest.approx(1.0)
 
 
 def test_error_on_constant_target_names_the_target():
     # 1 - R^2 divides by the target's variance: a constant target is a user error, not a diverged network
-    y = np.stack([np.linspace(0.0, 1.0, 20), np.full(20, 3.0)])
+    y = np.stack([np.linspace(0.0, 1.0, 20), np.full(20, 3.0)], axis=1)   # (time, readouts)
     with pytest.raises(ValueError, match=r"^y=.*constant"):
         r2_error(np.zeros_like(y), y)
     with pytest.raises(ValueError, match=r"^y=.*constant"):
@@ -70,10 +70,10 @@ def test_error_on_constant_target_names_the_target():
 def test_readout_matches_numpy_lstsq():
     rng = np.random.default_rng(1)
     rates = rng.normal(size=(5, 40, 6))
-    Y = rng.normal(size=(2, 40))
+    Y = rng.normal(size=(40, 2))                       # (time, readouts)
     ro = fit_readout(rates, Y)
     X = np.hstack([rates.reshape(-1, 6), np.ones((200, 1))])
-    coef, *_ = np.linalg.lstsq(X, np.tile(Y.T, (5, 1)), rcond=None)
+    coef, *_ = np.linalg.lstsq(X, np.tile(Y, (5, 1)), rcond=None)
     assert np.allclose(np.asarray(ro.m), coef[:6].T, atol=1e-10)
     assert np.allclose(np.asarray(ro.b), coef[6], atol=1e-10)
 
@@ -120,7 +120,7 @@ def test_bad_inputs(small, tmp_path):
     np.savez(tmp_path / "ok.npz", **good)
     user = load_gain_network(tmp_path / "ok.npz")
     assert user.dynamics.t_ms[-1] == 500.0 and user.target.shape == (10,)
-    assert user.task().targets.shape == (1, 1, 10)
+    assert user.task().targets.shape == (1, 10, 1)
     for key, value, match in [("m", np.ones(9), "m="), ("target", np.r_[y[:-1], np.nan], "target"),
                               ("x0", np.ones(21), "x0"), ("W", np.ones((3, 3)), "W=")]:
         np.savez(tmp_path / "bad.npz", **{**good, key: value})

@@ -48,7 +48,7 @@ def test_convex_coefficients_match_independent_solvers(seed):
 
 def test_convex_coefficients_recover_interior_mixture():
     rng = np.random.default_rng(5)
-    F = rng.normal(size=(3, 2, 40))          # K = 2 outputs
+    F = rng.normal(size=(3, 2, 40))          # 2 outputs
     c_true = np.array([0.2, 0.5, 0.3])
     c = convex_coefficients(F, np.einsum("l,lkt->kt", c_true, F))
     assert np.allclose(c, c_true, atol=1e-6)
@@ -62,18 +62,18 @@ def test_combine_library_errors():
     t = sample_times(50.0, 200.0)
     rng = np.random.default_rng(0)
     dyn = TrialDynamics(net, 3.0 * rng.normal(size=N), t, dt=2.5)
-    task = GainTask(dyn, Readout(rng.normal(size=(1, N // 2)), np.zeros(1)), rng.normal(size=(1, 1, t.size)))
+    task = GainTask(dyn, Readout(rng.normal(size=(1, N // 2)), np.zeros(1)), rng.normal(size=(1, t.size, 1)))
     G = 1.0 + 0.1 * rng.normal(size=(3, N))
-    F = np.asarray(task.output(G))           # (3, 1, T)
+    F = np.asarray(task.output(G))           # (3, T, 1)
     # a target equal to one library output is fit exactly by that vertex; the output then equals the fit
     res = combine_library(task, G, F, F[1])
     assert np.allclose(res.coefficients[0], [0, 1, 0], atol=1e-8)
     assert res.fit_error[0] < 1e-12 and res.output_error[0] < 1e-12 and res.fit_output_error[0] < 1e-12
     # fit error: 1 - R^2 of the convex fit, recomputed by hand
-    y = rng.normal(size=(2, 1, t.size))
+    y = rng.normal(size=(2, t.size, 1))
     res = combine_library(task, G, F, y)
-    fit = np.einsum("bl,lkt->bkt", res.coefficients, F)
-    e = np.sum((fit - y) ** 2, -1)[:, 0] / np.sum((y - y.mean(-1, keepdims=True)) ** 2, -1)[:, 0]
+    fit = np.einsum("bl,ltk->btk", res.coefficients, F)
+    e = np.sum((fit - y) ** 2, -2)[:, 0] / np.sum((y - y.mean(-2, keepdims=True)) ** 2, -2)[:, 0]
     assert np.allclose(res.fit_error, e, rtol=1e-10)
     out = np.asarray(task.output(res.coefficients @ G))
     assert np.allclose(res.output, out, rtol=1e-10)

@@ -22,7 +22,7 @@ def small():
     rng = np.random.default_rng(0)
     dyn = TrialDynamics(net, 3.0 * rng.normal(size=N), t, dt=2.5)
     ro = Readout(rng.normal(size=(1, N // 2)), rng.normal(size=1))
-    return dyn, ro, rng.normal(size=(2, 1, t.size))
+    return dyn, ro, rng.normal(size=(2, t.size, 1))
 
 
 def test_membership_bases_reproduce_the_group_rule(small):
@@ -60,15 +60,15 @@ def test_primitive_bases_and_per_problem_readouts(small):
     z = np.asarray(shape_speed_outputs(dyn, jnp.asarray(M), jnp.asarray((c @ shapes)[None]), jnp.asarray(gf),
                                        jnp.asarray(gs), jnp.asarray([1.0, 0.0]), jnp.asarray(ro.m[0]),
                                        float(ro.b[0])))[0]       # (2, T)
-    y2 = np.stack([Y[0, 0], Y[1, 0]])                             # a different target at each speed
+    y2 = np.stack([Y[0, :, 0], Y[1, :, 0]])                             # a different target at each speed
     # problem 0: readout ro, coefficients c; problem 1: its own readout (2 m, b + 1) and coefficients c2
     c2 = rng.random(4)
     ro2 = Readout(np.stack([ro.m, 2.0 * ro.m]), np.stack([ro.b, ro.b + 1.0]))
-    e = combination_errors(dyn, ro2, B, np.stack([y2, y2]), np.stack([c, c2]))       # (P=2, C=2)
+    e = combination_errors(dyn, ro2, B, np.stack([y2, y2]), np.stack([c, c2]))       # (P=2, 2 conditions)
     ref = np.sum((z - y2) ** 2, -1) / np.sum((y2 - y2.mean(-1, keepdims=True)) ** 2, -1)
     assert np.allclose(e[0], ref, rtol=1e-10)
     # ... and each problem's error equals GainTask's with that readout alone
-    other = GainTask(dyn, Readout(2.0 * ro.m, ro.b + 1.0), y2[:, None])
+    other = GainTask(dyn, Readout(2.0 * ro.m, ro.b + 1.0), y2[:, :, None])
     assert np.allclose(e[1], np.diag(np.asarray(other.errors(np.stack([B[0] @ c2, B[1] @ c2])))), rtol=1e-12)
     with pytest.raises(ValueError, match="speed_gains"):
         primitive_bases(labels, shapes, np.ones((2, 5)))
@@ -84,7 +84,7 @@ def test_learned_coefficients_beat_permuted_ones(small):
     B = primitive_bases(labels, shapes, np.stack([np.ones(4), 0.8 + 0.4 * np.random.default_rng(2).random(4)]))
     cstar = 1.0 / 3.0 + 0.3 * np.random.default_rng(3).normal(size=(4, 3))
     g = np.einsum("snq,pq->psn", B, cstar)
-    Z = np.asarray(GainTask(dyn, ro, np.ones((1, 1, dyn.t_ms.size)) * dyn.t_ms).output(g))[:, :, 0]  # (4, 2, T)
+    Z = np.asarray(GainTask(dyn, ro, dyn.t_ms[None, :, None]).output(g))[..., 0]  # (4, 2, T)
     assert np.allclose(combination_errors(dyn, ro, B, Z, cstar), 0.0, atol=1e-20)  # c* solves it exactly
     res = learn_combination(dyn, ro, B, Z, 1, 300, seed=0, rule=NodePerturbation(noise_sd=0.01))
     c = res.best_coefficients[:, 0]

@@ -17,21 +17,32 @@ per sqrt(ms); each step adds ``sigma sqrt(dt) / tau * N(0, 1)`` after the determ
 
 from __future__ import annotations
 
-from functools import partial
+from dataclasses import dataclass
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 
 from neurodyn.validation import fail, finite_array, positive
 from neurodyn.dynamics.gain import GainFunction, Tanh
 from neurodyn.network import Network
 
-__all__ = ["simulate", "time_grid", "piecewise_constant_input"]
+__all__ = ["integrate", "piecewise_constant_input", "simulate", "time_grid", "zero_input"]
 
 
-def time_grid(t_eval, dt: float, t0: float = 0.0) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class _TimeInput:
+    """A user input ``h(t)`` seen by `integrate` as ``h(t, args)`` (hashable: a static argument)."""
+
+    h: Callable
+
+    def __call__(self, t, args=None):
+        return self.h(t)
+
+
+def time_grid(t_eval: Float[np.ndarray, "time"], dt: float, t0: float = 0.0) -> tuple[int, int, int]:
     """Check ``t_eval`` (ms) lies on the grid ``t0 + k dt`` with uniform spacing.
 
     Returns ``(k0, stride, n_out)``: steps before the first output, steps between outputs, outputs.
@@ -52,7 +63,7 @@ def time_grid(t_eval, dt: float, t0: float = 0.0) -> tuple[int, int, int]:
     return int(kr[0]), int(strides[0]), int(t.size)
 
 
-def piecewise_constant_input(values, t_edges_ms) -> Callable:
+def piecewise_constant_input(values: Float[Array, "*batch pieces neurons"], t_edges_ms: Float[np.ndarray, "edges"]) -> Callable:
     """An input ``h(t)`` equal to ``values[..., j, :]`` for ``t_edges[j] <= t < t_edges[j + 1]``.
 
     ``values`` has shape ``(..., J, N)``; ``t_edges_ms`` has J + 1 increasing entries; outside the
@@ -72,17 +83,34 @@ def piecewise_constant_input(values, t_edges_ms) -> Callable:
     return h
 
 
-def _zero_input(t):
+def zero_input(t: Float[Array, ""], args=None) -> float:
+    """The input ``h(t, args) = 0`` (no external drive)."""
     return 0.0
 
 
-@partial(jax.jit, static_argnames=("gain_fn", "h_fn", "method", "k0", "stride", "n_out", "noisy"))
-def _integrate(W, tau, gains, x0, h_const, key, noise_sd, dt, t0, *, gain_fn, h_fn, method, k0,
-               stride, n_out, noisy):
+def integrate(W: Float[Array, "neurons neurons"], tau: Float[Array, "*neurons"], gains: Float[Array, "*batch neurons"],
+              x0: Float[Array, "*batch neurons"], h_const: Float[Array, "*batch neurons"], h_args, key: Array,
+              noise_sd: float, dt: float, t0: float, *, gain_fn: GainFunction, h_fn: Callable, method: str,
+              k0: int, stride: int, n_out: int, noisy: bool) -> Float[Array, "*batch time neurons"]:
+    """The one integration kernel of eq. (2.1) (thesis, seed 003), ``tau dx/dt = -x + W f(x; g) + h(t)``.
+
+    Fixed-step RK4 (``method="rk4"``) or forward Euler on the grid ``t_k = t0 + k dt`` from
+    ``x(t0) = x0``; the input is ``h_const + h_fn(t, h_args)`` (``h_args`` a traced pytree, e.g. an
+    input direction per trial). The RK4 step, with ``F(x, t) = (-x + W f(x; g) + h(t)) / tau``:
+
+        k1 = F(x, t),  k2 = F(x + dt k1 / 2, t + dt / 2),  k3 = F(x + dt k2 / 2, t + dt / 2),
+        k4 = F(x + dt k3, t + dt),   x <- x + dt (k1 + 2 k2 + 2 k3 + k4) / 6;
+
+    with ``noisy`` each step then adds ``noise_sd sqrt(dt) / tau * N(0, 1)`` drawn from
+    ``fold_in(key, k)`` (module docstring). States are recorded after ``k0`` steps and then every
+    ``stride`` steps, ``n_out`` in all. A pure, traceable function: `simulate` runs it jitted on a
+    broadcast batch, `neurodyn.learning.TrialDynamics` jitted with the grid (``dt``, ``t0``) as
+    compile-time constants under `jax.vmap` (one trial) and `jax.grad`.
+    """
     WT = W.T
 
     def rhs(x, t):
-        return (-x + gain_fn(x, gains) @ WT + h_const + h_fn(t)) / tau
+        return (-x + gain_fn(x, gains) @ WT + h_const + h_fn(t, h_args)) / tau
 
     def step(carry, _=None):
         x, k = carry
@@ -120,9 +148,13 @@ def _integrate(W, tau, gains, x0, h_const, key, noise_sd, dt, t0, *, gain_fn, h_
     return jnp.moveaxis(out, 0, -2)
 
 
-def simulate(network: Network, x0, t_eval, *, dt: float = 1.0, gain_fn: GainFunction | None = None,
-             gains=None, h=None, noise_sd: float = 0.0, key=None, method: str = "rk4",
-             t0: float = 0.0):
+_integrate_jit = jax.jit(integrate, static_argnames=("gain_fn", "h_fn", "method", "k0", "stride", "n_out", "noisy"))
+
+
+def simulate(network: Network, x0: Float[Array, "*batch neurons"], t_eval: Float[np.ndarray, "time"], *, dt: float = 1.0,
+             gain_fn: GainFunction | None = None, gains: Float[Array, "*batch neurons"] | None = None, h=None,
+             noise_sd: float = 0.0, key=None, method: str = "rk4",
+             t0: float = 0.0) -> Float[Array, "*batch time neurons"]:
     """Integrate ``tau dx/dt = -x + W f(x; g) + h(t)`` (thesis eq. 2.1) from ``x(t0) = x0``.
 
     Parameters
@@ -181,16 +213,16 @@ def simulate(network: Network, x0, t_eval, *, dt: float = 1.0, gain_fn: GainFunc
         key = jax.random.PRNGKey(int(key))
     k0, stride, n_out = time_grid(t_eval, dt, t0)
     if h is None:
-        h_const, h_fn = jnp.zeros((), x0.dtype), _zero_input
+        h_const, h_fn = jnp.zeros((), x0.dtype), zero_input
     elif callable(h):
-        h_const, h_fn = jnp.zeros((), x0.dtype), h
+        h_const, h_fn = jnp.zeros((), x0.dtype), _TimeInput(h)
     else:
-        h_const, h_fn = jnp.asarray(h, dtype=x0.dtype), _zero_input
+        h_const, h_fn = jnp.asarray(h, dtype=x0.dtype), zero_input
         if h_const.ndim and h_const.shape[-1] not in (1, n):
             fail("h", h_const, f"shape (..., {n}) or a callable h(t)")
-    h_shape = jax.eval_shape(h_fn, jnp.asarray(t0, x0.dtype)).shape
+    h_shape = jax.eval_shape(h_fn, jnp.asarray(t0, x0.dtype), None).shape
     batch = jnp.broadcast_shapes(x0.shape, gains.shape, jnp.shape(h_const), h_shape)
     x0b = jnp.broadcast_to(x0, batch)
-    return _integrate(jnp.asarray(network.W, x0.dtype), jnp.asarray(tau, x0.dtype), gains, x0b,
-                      h_const, key, noise_sd, dt, t0, gain_fn=gain_fn, h_fn=h_fn, method=method,
-                      k0=k0, stride=stride, n_out=n_out, noisy=noisy)
+    return _integrate_jit(jnp.asarray(network.W, x0.dtype), jnp.asarray(tau, x0.dtype), gains, x0b,
+                          h_const, None, key, noise_sd, dt, t0, gain_fn=gain_fn, h_fn=h_fn, method=method,
+                          k0=k0, stride=stride, n_out=n_out, noisy=noisy)

@@ -285,9 +285,9 @@ def _gain_learning(cfg, run: Run, net, out: dict):
     res = learn_gains(task, cfg.sessions, cfg.iterations, seed=cfg.seed)
     errors = res.errors[0]
     gains = res.gains[0]
-    z_before = np.asarray(task.output())[0]
+    z_before = np.asarray(task.output())[..., 0]
     best = int(np.argmin(errors[:, -1]))
-    z_after = np.asarray(task.output(gains[best][None]))[0, 0]
+    z_after = np.asarray(task.output(gains[best][None]))[0, :, 0]
     t = dyn.t_ms
     fig, ax = new_figure(3)
     it = np.arange(errors.shape[1])

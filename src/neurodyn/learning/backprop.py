@@ -3,7 +3,7 @@
 Thesis (seed 003) Appendix 3.A, Fig. 3.4d: with the same network and readout as the reward-based rule,
 the cost is the output error of Appendix D,
 
-    C(theta) = 1 - R^2 = sum_t (z_theta(t) - y(t))^2 / sum_t (y(t) - ybar)^2,
+    J(theta) = 1 - R^2 = sum_t (z_theta(t) - y(t))^2 / sum_t (y(t) - ybar)^2,
 
 where the output z_theta of eqs. (3.1), (3.4) is obtained by running the dynamics from x0 at t = 0 to
 0.5 s, and theta is one of
@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, Bool, Float, Int
 
 from neurodyn.validation import fail, positive, positive_int
 from neurodyn.learning.error import output_error
@@ -45,15 +46,16 @@ class BackpropResult(NamedTuple):
     """``error_initial``/``error_final``: (P,); ``iterations``: (P,) iterations to convergence;
     ``converged``: (P,) bool; ``history``: (n_iter + 1, P) costs; ``params``: trained parameters."""
 
-    error_initial: np.ndarray
-    error_final: np.ndarray
-    iterations: np.ndarray
-    converged: np.ndarray
-    history: np.ndarray
+    error_initial: Float[np.ndarray, "problems"]
+    error_final: Float[np.ndarray, "problems"]
+    iterations: Int[np.ndarray, "problems"]
+    converged: Bool[np.ndarray, "problems"]
+    history: Float[np.ndarray, "iterations problems"]
     params: dict
 
 
-def initial_parameters(task: GainTask, parameter: str, seed: int = 0, init_scale: float = 0.1) -> dict:
+def initial_parameters(task: GainTask, parameter: str, seed: int = 0,
+                       init_scale: float = 0.1) -> dict[str, Float[Array, "..."]]:
     """Starting point of ``parameter`` for one target (see module docstring)."""
     n = task.dynamics.n
     if parameter == "gains":
@@ -69,8 +71,8 @@ def initial_parameters(task: GainTask, parameter: str, seed: int = 0, init_scale
     fail("parameter", parameter, f"one of {PARAMETERS}")
 
 
-def backprop_cost(task: GainTask, params: dict, target):
-    """``C = 1 - R^2`` (mean over readouts) of the output with ``params`` against ``target`` (K, T)."""
+def backprop_cost(task: GainTask, params: dict, target: Float[Array, "time readouts"]) -> Float[Array, ""]:
+    """``J = 1 - R^2`` (mean over readouts) of the output with ``params`` against ``target`` (T, readouts)."""
     W = None
     if "u" in params:
         W = jnp.asarray(task.dynamics.network.W) + jnp.outer(params["u"], params["v"])

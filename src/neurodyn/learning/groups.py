@@ -16,7 +16,8 @@ are tied to the same value during training"):
 with xi_k ~ N(0, 0.001^2), alpha = 0.3 (the parameters of `NodePerturbation`; the alternative rule
 3.8-3.9 moves xi inside the bracket and uses tanh(eta d)). Since M is 0/1 with one 1 per row, the
 low-pass filter commutes with M (gbar = M gammabar), so the neuron-level rule with tied gains is exactly
-this group-level rule; with one neuron per group (M = I) it is the neuron-specific rule of §3.4, and
+this group-level rule (`neurodyn.learning.reward_rule.run_reward_rule` with `GroupGains`); with one
+neuron per group (M = I) it is the neuron-specific rule of §3.4, and
 the random draws are the same as `learn_gains` (session b, iteration n:
 ``normal(fold_in(fold_in(key, b), n), (n_groups,))``), so the two give identical results.
 
@@ -31,24 +32,24 @@ Groups (§4.1.1):
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float, Int
 
 from neurodyn.validation import fail, finite_array, positive_int
 from neurodyn.learning.error import output_error
-from neurodyn.learning.node_perturbation import NodePerturbation
+from neurodyn.learning.gain_parameters import GroupGains
+from neurodyn.learning.reward_rule import NodePerturbation, reward_rule_schedule, run_reward_rule
 from neurodyn.learning.task import GainTask, check_stability
-from neurodyn.progress import progress
 
 __all__ = ["GroupLearningResult", "learn_group_gains", "membership_matrix", "random_groups",
            "specialised_groups"]
 
 
-def random_groups(n: int, n_groups: int, seed: int = 0) -> np.ndarray:
+def random_groups(n: int, n_groups: int, seed: int = 0) -> Int[np.ndarray, "neurons"]:
     """Labels ``(N,)`` in ``0..n_groups-1`` of the random groups of §4.1.1 (floor(N/n) neurons each, the
     remainder assigned to groups drawn uniformly at random)."""
     n = positive_int("n", n)
@@ -65,7 +66,8 @@ def random_groups(n: int, n_groups: int, seed: int = 0) -> np.ndarray:
     return labels
 
 
-def specialised_groups(gain_patterns, n_groups: int, seed: int = 0, *, n_init: int = 10) -> np.ndarray:
+def specialised_groups(gain_patterns: Float[np.ndarray, "neurons sessions"], n_groups: int, seed: int = 0, *,
+                       n_init: int = 10) -> Int[np.ndarray, "neurons"]:
     """Labels ``(N,)`` from k-means (k = ``n_groups``) on the rows of ``gain_patterns`` (N x S: neuron i's
     gains in S earlier neuron-specific sessions; §4.1.1). Empty groups cannot occur (k-means keeps k
     non-empty clusters when N >= k distinct rows)."""
@@ -79,7 +81,7 @@ def specialised_groups(gain_patterns, n_groups: int, seed: int = 0, *, n_init: i
     return np.asarray(km.labels_, dtype=int)
 
 
-def membership_matrix(labels, n_groups: int | None = None) -> np.ndarray:
+def membership_matrix(labels: Int[np.ndarray, "neurons"], n_groups: int | None = None) -> Float[np.ndarray, "neurons groups"]:
     """``M`` (N x n) with ``M[i, k] = 1`` iff ``labels[i] == k`` (so neuronal gains are ``M @ gamma``)."""
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.size == 0 or not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0:
@@ -96,43 +98,13 @@ class GroupLearningResult(NamedTuple):
     """errors ``(P, S, I+1)`` (index 0 = before training); final group gains ``(P, S, n)`` and neuronal
     gains ``(P, S, N)``; ``best_gains`` ``(P, S, N)``: neuronal gains at each session's minimum error."""
 
-    errors: np.ndarray
-    group_gains: np.ndarray
-    gains: np.ndarray
-    best_gains: np.ndarray
+    errors: Float[np.ndarray, "problems sessions iterations"]
+    group_gains: Float[np.ndarray, "problems sessions groups"]
+    gains: Float[np.ndarray, "problems sessions neurons"]
+    best_gains: Float[np.ndarray, "problems sessions neurons"]
 
 
-def _make_chunk(task: GainTask, M, params: NodePerturbation):
-    targets = jnp.asarray(task.targets)
-    alpha, sd, eta = params.alpha, params.noise_sd, params.eta
-    alternative = params.rule == "alternative"
-
-    def error(gam, Mb, p):
-        return output_error(task.output(Mb @ gam), targets[p])
-
-    def one_session(carry, Mb, p, skey, n_start, length):
-        def body(c, n):
-            gam, gbar, ebar, R, best_e, best_g = c
-            xi = sd * jax.random.normal(jax.random.fold_in(skey, n), gam.shape, gam.dtype)
-            gam_new = gam + R * (gam - gbar + xi) if alternative else gam + R * (gam - gbar) + xi
-            e = error(gam_new, Mb, p)
-            d = ebar - e
-            R_new = jnp.tanh(eta * d) if alternative else jnp.sign(d)
-            better = e < best_e
-            return ((gam_new, alpha * gbar + (1 - alpha) * gam_new, alpha * ebar + (1 - alpha) * e, R_new,
-                     jnp.where(better, e, best_e), jnp.where(better, gam_new, best_g)), e)
-
-        return jax.lax.scan(body, carry, n_start + jnp.arange(length))
-
-    @partial(jax.jit, static_argnames=("length",))
-    def chunk(carry, Ms, p_idx, skeys, n_start, *, length):
-        return jax.vmap(lambda c, Mb, p, k: one_session(c, Mb, p, k, n_start, length))(carry, Ms, p_idx, skeys)
-
-    initial = jax.jit(jax.vmap(lambda gam, Mb, p: error(gam, Mb, p)))
-    return chunk, initial
-
-
-def learn_group_gains(task: GainTask, labels, sessions: int = 10, iterations: int = 5000, *, seed: int = 0,
+def learn_group_gains(task: GainTask, labels: Int[np.ndarray, "*batch neurons"], sessions: int = 10, iterations: int = 5000, *, seed: int = 0,
                       key=None, rule: NodePerturbation | str = "reward", n_chunks: int = 20,
                       description: str = "learning group gains") -> GroupLearningResult:
     """Reward-based learning of tied group gains (module docstring) for each of the task's P targets.
@@ -140,7 +112,7 @@ def learn_group_gains(task: GainTask, labels, sessions: int = 10, iterations: in
     Parameters
     ----------
     task : GainTask
-        Fixed network, x0 and readout; targets ``(P, K, T)``.
+        Fixed network, x0 and readout; targets ``(P, T, readouts)``.
     labels : (N,) ints, or (P, N) / (P, S, N) ints
         Group of each neuron: one grouping for all, one per target (specialised groups differ per
         target, §4.2) or one per session (random groupings differ per session, Appendix 4.A.1). The
@@ -153,41 +125,21 @@ def learn_group_gains(task: GainTask, labels, sessions: int = 10, iterations: in
     """
     if not isinstance(task, GainTask):
         fail("task", task, "a GainTask", TypeError)
-    params = NodePerturbation(rule) if isinstance(rule, str) else rule
-    if not isinstance(params, NodePerturbation):
-        fail("rule", rule, "a NodePerturbation or 'reward'/'alternative'", TypeError)
-    S = positive_int("sessions", sessions)
-    I = positive_int("iterations", iterations)
-    n_chunks = positive_int("n_chunks", n_chunks)
+    params, S, I, n_chunks = reward_rule_schedule(rule, sessions, iterations, n_chunks)
     N, P = task.dynamics.n, task.n_problems
     lab = np.asarray(labels)
     if lab.ndim not in (1, 2, 3) or lab.shape[-1] != N:
         fail("labels", labels, f"group labels of shape (N,), (P, N) or (P, S, N) with N={N}")
     lab = np.broadcast_to(lab.reshape((1,) * (3 - lab.ndim) + lab.shape), (P, S, N))
     k = int(lab.max()) + 1
-    Ms = np.stack([membership_matrix(row, k) for row in lab.reshape(P * S, N)])  # (B, N, n)
+    groups = GroupGains(np.stack([membership_matrix(row, k) for row in lab.reshape(P * S, N)]))  # (B, N, n)
     check_stability(task.dynamics.network.W, np.ones(N))
     key = jax.random.PRNGKey(seed) if key is None else key
-    B = P * S
-    chunk, initial = _make_chunk(task, jnp.asarray(Ms), params)
-    p_idx = jnp.repeat(jnp.arange(P), S)
-    skeys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B))
-    gam = jnp.ones((B, k))
-    Mj = jnp.asarray(Ms)
-    e0 = initial(gam, Mj, p_idx)
-    carry = (gam, gam, e0, jnp.full((B,), params.initial_signal), e0, gam)
-    size = -(-I // n_chunks)
-    errs = []
-    starts = list(range(1, I + 1, size))
-    for start in progress(starts, total=len(starts), description=description):
-        carry, e = chunk(carry, Mj, p_idx, skeys, jnp.asarray(start), length=min(size, I + 1 - start))
-        errs.append(np.asarray(e))
-    errors = np.concatenate([np.asarray(e0)[:, None]] + errs, axis=1)
-    if not np.all(np.isfinite(errors)):
-        raise FloatingPointError("learn_group_gains: the error became NaN/inf (the network diverged at the "
-                                 "learned gains); check the network's stability")
-    gam_f, best = np.asarray(carry[0]), np.asarray(carry[5])
-    gains = np.einsum("bnk,bk->bn", Ms, gam_f)
-    best_gains = np.einsum("bnk,bk->bn", Ms, best)
-    return GroupLearningResult(errors=errors.reshape(P, S, I + 1), group_gains=gam_f.reshape(P, S, k),
-                               gains=gains.reshape(P, S, N), best_gains=best_gains.reshape(P, S, N))
+    targets = jnp.asarray(task.targets)
+    res = run_reward_rule(groups, lambda g, p: output_error(task.output(g), targets[p]), jnp.ones((P * S, k)),
+                          P, S, I, key=key, rule=params, n_chunks=n_chunks, description=description,
+                          name="learn_group_gains")
+    gains = groups.neuron_gains(res.params.reshape(P * S, k))
+    best_gains = groups.neuron_gains(res.best_params.reshape(P * S, k))
+    return GroupLearningResult(errors=res.errors, group_gains=res.params, gains=gains.reshape(P, S, N),
+                               best_gains=best_gains.reshape(P, S, N))

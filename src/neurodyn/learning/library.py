@@ -35,6 +35,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 from scipy.optimize import minimize, nnls
 
 from neurodyn.validation import fail, finite_array, positive, positive_int
@@ -44,7 +45,8 @@ from neurodyn.learning.task import GainTask
 __all__ = ["LibraryFit", "combine_library", "convex_coefficients", "convex_coefficients_batch", "project_simplex"]
 
 
-def convex_coefficients(outputs, target, *, tol: float = 1e-12, max_iterations: int = 500) -> np.ndarray:
+def convex_coefficients(outputs: Float[np.ndarray, "library ..."], target: Float[np.ndarray, "..."], *,
+                        tol: float = 1e-12, max_iterations: int = 500) -> Float[np.ndarray, "library"]:
     """Convex least-squares coefficients ``c`` (l,) of ``outputs`` (l, ...) for ``target`` (...)."""
     F = finite_array("outputs", outputs)
     y = finite_array("target", target)
@@ -75,7 +77,7 @@ def convex_coefficients(outputs, target, *, tol: float = 1e-12, max_iterations: 
     return c if cost(c) <= cost(c0) else c0
 
 
-def project_simplex(v):
+def project_simplex(v: Float[Array, "*batch library"]) -> Float[Array, "*batch library"]:
     """Euclidean projection of ``v`` (..., l) onto the simplex {c >= 0, sum c = 1} (Duchi et al. 2008)."""
     v = jnp.asarray(v)
     l = v.shape[-1]
@@ -104,8 +106,9 @@ def _fista(H, f, c0, iterations):
     return c
 
 
-def convex_coefficients_batch(outputs, targets, *, method: str = "nnls", iterations: int = 2000,
-                              weight: float = 1e4) -> np.ndarray:
+def convex_coefficients_batch(outputs: Float[np.ndarray, "batch library ..."], targets: Float[np.ndarray, "batch ..."],
+                              *, method: str = "nnls", iterations: int = 2000,
+                              weight: float = 1e4) -> Float[np.ndarray, "batch library"]:
     """Convex least-squares coefficients ``(B, l)`` for ``outputs`` (B, l, ...) and ``targets`` (B, ...):
     support by weighted NNLS (``method="nnls"``) or FISTA on the simplex (``"fista"``, ``iterations``
     steps), then a KKT polish on the support (module docstring)."""
@@ -134,18 +137,18 @@ def convex_coefficients_batch(outputs, targets, *, method: str = "nnls", iterati
         c = np.stack([nnls(np.vstack([A[i].T, np.full((1, l), w)]), np.append(b[i], w))[0] for i in range(B)])
         c = np.clip(c, 0.0, None)
         c = c / np.where(c.sum(1, keepdims=True) > 0, c.sum(1, keepdims=True), 1.0)
-    # KKT polish on the support S: rows outside S become identity rows fixing c_j = 0
-    S = c > 1e-10
-    K = np.zeros((B, l + 1, l + 1))
-    K[:, :l, :l] = np.where(S[:, :, None] & S[:, None, :], H, 0.0) + np.eye(l) * (~S)[:, :, None]
-    K[:, :l, l] = S
-    K[:, l, :l] = S
-    rhs = np.concatenate([np.where(S, f, 0.0), np.ones((B, 1))], axis=1)
+    # KKT polish on the support: rows outside it become identity rows fixing c_j = 0
+    sup = c > 1e-10
+    kkt = np.zeros((B, l + 1, l + 1))
+    kkt[:, :l, :l] = np.where(sup[:, :, None] & sup[:, None, :], H, 0.0) + np.eye(l) * (~sup)[:, :, None]
+    kkt[:, :l, l] = sup
+    kkt[:, l, :l] = sup
+    rhs = np.concatenate([np.where(sup, f, 0.0), np.ones((B, 1))], axis=1)
     with np.errstate(all="ignore"):
         try:
-            sol = np.linalg.solve(K, rhs[..., None])[..., 0]
+            sol = np.linalg.solve(kkt, rhs[..., None])[..., 0]
         except np.linalg.LinAlgError:  # a singular H_SS (e.g. repeated library outputs): least squares
-            sol = np.stack([np.linalg.lstsq(K[i], rhs[i], rcond=None)[0] for i in range(B)])
+            sol = np.stack([np.linalg.lstsq(kkt[i], rhs[i], rcond=None)[0] for i in range(B)])
     cp = sol[:, :l]
 
     def cost(x):
@@ -160,25 +163,28 @@ def convex_coefficients_batch(outputs, targets, *, method: str = "nnls", iterati
 
 class LibraryFit(NamedTuple):
     """``coefficients`` (B, l); per combination: ``fit_error``, ``output_error``, ``fit_output_error`` (B,);
-    ``fit`` and ``output`` (B, K, T)."""
+    ``fit`` and ``output`` (B, T, readouts)."""
 
-    coefficients: np.ndarray
-    fit_error: np.ndarray
-    output_error: np.ndarray
-    fit_output_error: np.ndarray
-    fit: np.ndarray
-    output: np.ndarray
+    coefficients: Float[np.ndarray, "batch library"]
+    fit_error: Float[np.ndarray, "batch"]
+    output_error: Float[np.ndarray, "batch"]
+    fit_output_error: Float[np.ndarray, "batch"]
+    fit: Float[np.ndarray, "batch time readouts"]
+    output: Float[np.ndarray, "batch time readouts"]
 
 
-def combine_library(task: GainTask, library_gains, library_outputs, targets, *, batch: int = 256) -> LibraryFit:
-    """Fit each target (B, K, T) by a convex combination of ``library_outputs`` (B, l, K, T) or (l, K, T) and
-    run the network with the combined gains of ``library_gains`` (B, l, N) or (l, N) (thesis §5.1.1)."""
+def combine_library(task: GainTask, library_gains: Float[np.ndarray, "*batch library neurons"],
+                    library_outputs: Float[np.ndarray, "*batch library time readouts"],
+                    targets: Float[np.ndarray, "*batch time readouts"], *, batch: int = 256) -> LibraryFit:
+    """Fit each target (B, T, readouts) by a convex combination of ``library_outputs`` (B, l, T, readouts)
+    or (l, T, readouts) and run the network with the combined gains of ``library_gains`` (B, l, N) or (l, N)
+    (thesis §5.1.1)."""
     if not isinstance(task, GainTask):
         fail("task", task, "a GainTask", TypeError)
     Y = finite_array("targets", targets)
     if Y.ndim == 2:
         Y = Y[None]
-    if np.any(np.ptp(Y, axis=-1) == 0):
+    if np.any(np.ptp(Y, axis=-2) == 0):
         fail("targets", Y, "targets that vary in time (1 - R^2 divides by their variance)")
     B = Y.shape[0]
     G = finite_array("library_gains", library_gains)
@@ -186,12 +192,12 @@ def combine_library(task: GainTask, library_gains, library_outputs, targets, *, 
     G = np.broadcast_to(G, (B,) + G.shape[-2:]) if G.ndim == 2 else G
     F = np.broadcast_to(F, (B,) + F.shape[-3:]) if F.ndim == 3 else F
     if G.shape[0] != B or F.shape[:2] != G.shape[:2] or F.shape[2:] != Y.shape[1:] or G.shape[2] != task.dynamics.n:
-        fail("library_outputs", F.shape, f"library gains (B, l, N={task.dynamics.n}) and outputs (B, l, K, T) "
+        fail("library_outputs", F.shape, f"library gains (B, l, N={task.dynamics.n}) and outputs (B, l, T, readouts) "
              f"matching targets {Y.shape}")
-    C = convex_coefficients_batch(F, Y)
-    fit = np.einsum("bl,blkt->bkt", C, F)
-    g = np.einsum("bl,bln->bn", C, G)
+    coef = convex_coefficients_batch(F, Y)
+    fit = np.einsum("bl,bltk->btk", coef, F)
+    g = np.einsum("bl,bln->bn", coef, G)
     run = task.output_jit
     out = np.concatenate([np.asarray(run(jnp.asarray(g[i:i + batch]))) for i in range(0, B, batch)])
     err = lambda z, y: np.asarray(output_error(jnp.asarray(z), jnp.asarray(y)))  # noqa: E731
-    return LibraryFit(C, err(fit, Y), err(out, Y), err(out, fit), fit, out)
+    return LibraryFit(coef, err(fit, Y), err(out, Y), err(out, fit), fit, out)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import positive, positive_int
 from neurodyn.analysis.gramians import preferred_initial_conditions
@@ -26,7 +27,7 @@ from neurodyn.network import Network
 __all__ = ["chaotic_dynamics", "preferred_x0", "rate_amplitude", "soc_dynamics", "soc_network"]
 
 
-def preferred_x0(network: Network | np.ndarray, scale: float = 1.5) -> np.ndarray:
+def preferred_x0(network: Network | Float[np.ndarray, "neurons neurons"], scale: float = 1.5) -> Float[np.ndarray, "neurons"]:
     """``x0 = scale sqrt(N) a_1`` with a_1 the top eigenvector of Q (Appendix C.2)."""
     W = network.W if isinstance(network, Network) else np.asarray(network)
     _, V = preferred_initial_conditions(W, 1.0)

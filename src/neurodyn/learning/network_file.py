@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from jaxtyping import Float
 
 from neurodyn.validation import fail, finite_array, positive
 from neurodyn.dynamics.gain import GainFunction, Tanh
@@ -38,10 +39,10 @@ class UserGainNetwork:
 
     dynamics: TrialDynamics
     readout: Readout
-    target: np.ndarray
+    target: Float[np.ndarray, "time"]
 
     def task(self) -> GainTask:
-        return GainTask(self.dynamics, self.readout, self.target[None, None])
+        return GainTask(self.dynamics, self.readout, self.target[None, :, None])
 
 
 def load_gain_network(path: str | os.PathLike, *, duration_ms: float = 500.0, dt: float = 2.5,
@@ -86,11 +87,12 @@ def load_gain_network(path: str | os.PathLike, *, duration_ms: float = 500.0, dt
     return UserGainNetwork(dyn, Readout(m[None], b.reshape(1)), y)
 
 
-def network_arrays(dynamics: TrialDynamics, readout: Readout | None = None, prefix: str = "network_") -> dict:
+def network_arrays(dynamics: TrialDynamics, readout: Readout | None = None,
+                   prefix: str = "network_") -> dict[str, np.ndarray]:
     """The arrays of this file format for a run's own network, keys prefixed by ``prefix``.
 
     ``W``, ``x0``, ``t_ms``, ``tau`` (N,), the gain function's ``r0`` and ``rmax`` (eq. 3.2) and, with a
-    readout, ``m`` (K, M) and ``b`` (K,): what an independent simulation of eqs. (3.1)-(3.4) needs to
+    readout, ``m`` (readouts, N_E) and ``b`` (readouts,): what an independent simulation of eqs. (3.1)-(3.4) needs to
     reproduce the run's outputs and errors at any gains. With ``prefix=""``, a ``target`` added, one
     readout (K = 1), a uniform tau and no ramp, the arrays form a file `load_gain_network` reads.
     """

@@ -17,7 +17,7 @@ Learning rule (Appendix 6.A.4: "we replace the gains g_i with the coefficients c
 
     c_j(t_n)    = c_j(t_{n-1}) + R(t_{n-1}) (c_j(t_{n-1}) - cbar_j(t_{n-1})) + xi_j(t_n),
     R(t_n)      = sgn(epsbar(t_{n-1}) - eps(t_n)),
-    eps(t_n)    = (1 / |S|) sum_{s in S} [1 - R^2](z(B_s c(t_n)), y_s),      S = {fast, slow},
+    eps(t_n)    = (1 / 2) sum_{s in {fast, slow}} [1 - R^2](z(B_s c(t_n)), y_s),
     epsbar(t_n) = alpha epsbar(t_{n-1}) + (1 - alpha) eps(t_n),
     cbar_j(t_n) = alpha cbar_j(t_{n-1}) + (1 - alpha) c_j(t_n),
 
@@ -47,21 +47,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurodyn.validation import fail, finite_array, positive_int
+from jaxtyping import Array, Float, Int
+
+from neurodyn.validation import fail, finite_array
 from neurodyn.learning.error import output_error
+from neurodyn.learning.gain_parameters import CoefficientGains
 from neurodyn.learning.groups import membership_matrix
-from neurodyn.learning.node_perturbation import NodePerturbation
+from neurodyn.learning.reward_rule import NodePerturbation, reward_rule_schedule, run_reward_rule
 from neurodyn.learning.task import Readout, TrialDynamics, check_stability
-from neurodyn.progress import progress
 
 __all__ = ["CombinationResult", "combination_errors", "learn_combination", "pair_correlations", "primitive_bases"]
 
 
-def primitive_bases(labels, shape_gains, speed_gains) -> np.ndarray:
-    """Bases ``B_s = M diag(gamma_s) Gamma^T`` of eq. (1): ``(S, N, Q)``.
+def primitive_bases(labels: Int[np.ndarray, "neurons"], shape_gains: Float[np.ndarray, "patterns groups"],
+                    speed_gains: Float[np.ndarray, "*conditions groups"]) -> Float[np.ndarray, "conditions neurons patterns"]:
+    """Bases ``B_s = M diag(gamma_s) Gamma^T`` of eq. (1): ``(conditions, N, Q)``.
 
     ``labels`` (N,) group of each neuron; ``shape_gains`` (Q, n) group gains of the Q shape patterns;
-    ``speed_gains`` (S, n) group gains of S points on the speed manifold (fast, slow, or interpolated).
+    ``speed_gains`` (conditions, n) group gains of points on the speed manifold (fast, slow, or
+    interpolated), one per condition.
     Neuronal gains at speed s are ``B_s @ c``.
     """
     A = finite_array("shape_gains", shape_gains, ndim=2)
@@ -69,7 +73,7 @@ def primitive_bases(labels, shape_gains, speed_gains) -> np.ndarray:
     if V.ndim == 1:
         V = V[None]
     if V.ndim != 2 or V.shape[1] != A.shape[1]:
-        fail("speed_gains", V, f"group gain patterns (S, n) with n={A.shape[1]} (as shape_gains)")
+        fail("speed_gains", V, f"group gain patterns (conditions, n) with n={A.shape[1]} (as shape_gains)")
     M = membership_matrix(np.asarray(labels), A.shape[1])
     return np.einsum("nk,sk,qk->snq", M, V, A)
 
@@ -78,31 +82,32 @@ class CombinationResult(NamedTuple):
     """errors ``(P, S, I+1)`` (mean over conditions; index 0 = before training); final ``coefficients``
     ``(P, S, Q)``; ``best_coefficients`` ``(P, S, Q)`` at each session's minimum error."""
 
-    errors: np.ndarray
-    coefficients: np.ndarray
-    best_coefficients: np.ndarray
+    errors: Float[np.ndarray, "problems sessions iterations"]
+    coefficients: Float[np.ndarray, "problems sessions patterns"]
+    best_coefficients: Float[np.ndarray, "problems sessions patterns"]
 
 
 def _check_problem(dynamics, readout, bases, targets):
-    """Validate and normalise: bases ``(P or 1, C, N, Q)``, targets ``(P, C, K, T)``, readout ``m`` (P or 1,
-    K, M) and ``b`` (P or 1, K)."""
+    """Validate and normalise: bases ``(P or 1, conditions, N, Q)``, targets ``(P, conditions, T, readouts)``,
+    readout ``m`` (P or 1, readouts, N_E) and ``b`` (P or 1, readouts)."""
     if not isinstance(dynamics, TrialDynamics):
         fail("dynamics", dynamics, "a TrialDynamics", TypeError)
     Y = finite_array("targets", targets)
     T = dynamics.t_ms.size
-    if Y.ndim == 3:                                   # (P, C, T): one readout
-        Y = Y[:, :, None]
-    if Y.ndim != 4 or Y.shape[-1] != T:
-        fail("targets", Y.shape, f"an array (P, C, K, T={T}) or (P, C, T={T}): one target per problem and "
-             "condition")
-    if np.any(np.ptp(Y, axis=-1) == 0):
+    if Y.ndim == 3:                                   # (P, conditions, T): one readout
+        Y = Y[..., None]
+    if Y.ndim != 4 or Y.shape[-2] != T:
+        fail("targets", Y.shape, f"an array (P, conditions, T={T}, readouts) or (P, conditions, T={T}): one "
+             "target per problem and condition")
+    if np.any(np.ptp(Y, axis=-2) == 0):
         fail("targets", Y, "targets that vary in time (1 - R^2 divides by their variance)")
-    P, C, K, _ = Y.shape
+    P, n_cond, _, n_readouts = Y.shape
     Bs = finite_array("bases", bases)
     if Bs.ndim == 3:
         Bs = Bs[None]
-    if Bs.ndim != 4 or Bs.shape[0] not in (1, P) or Bs.shape[1:3] != (C, dynamics.n):
-        fail("bases", Bs.shape, f"an array (C={C}, N={dynamics.n}, Q) shared by all problems or (P={P}, C, N, Q)")
+    if Bs.ndim != 4 or Bs.shape[0] not in (1, P) or Bs.shape[1:3] != (n_cond, dynamics.n):
+        fail("bases", Bs.shape, f"an array (conditions={n_cond}, N={dynamics.n}, Q) shared by all problems or "
+             f"(P={P}, conditions, N, Q)")
     if not isinstance(readout, tuple) or len(readout) != 2:
         fail("readout", readout, "a Readout(m, b)", TypeError)
     m = finite_array("readout.m", readout.m)
@@ -110,16 +115,17 @@ def _check_problem(dynamics, readout, bases, targets):
     ne = dynamics.n_excitatory
     m = m.reshape((1, 1, -1)) if m.ndim == 1 else (m[None] if m.ndim == 2 else m)
     bo = bo.reshape((1, -1)) if bo.ndim <= 1 else bo
-    if m.ndim != 3 or m.shape[0] not in (1, P) or m.shape[1:] != (K, ne):
-        fail("readout.m", m.shape, f"readout weights (K={K}, M={ne}) shared by all problems or (P={P}, K, M)")
-    if bo.shape != (m.shape[0], K):
-        fail("readout.b", bo.shape, f"offsets ({m.shape[0]}, K={K}) matching readout.m")
+    if m.ndim != 3 or m.shape[0] not in (1, P) or m.shape[1:] != (n_readouts, ne):
+        fail("readout.m", m.shape, f"readout weights (readouts={n_readouts}, N_E={ne}) shared by all problems or "
+             f"(P={P}, readouts, N_E)")
+    if bo.shape != (m.shape[0], n_readouts):
+        fail("readout.b", bo.shape, f"offsets ({m.shape[0]}, readouts={n_readouts}) matching readout.m")
     return Bs, Y, m, bo
 
 
 def _outputs(dynamics, m, b, gains):
-    """Outputs ``(..., K, T)`` of eq. (3.4) for gains ``(..., N)`` with readout ``m`` (K, M), ``b`` (K,)."""
-    return jnp.swapaxes(dynamics.rates_e(gains) @ jnp.swapaxes(m, -1, -2) + b, -1, -2)
+    """Outputs ``(..., T, readouts)`` of eq. (3.4) for gains ``(..., N)``, readout ``m`` (readouts, N_E), ``b``."""
+    return dynamics.rates_e(gains) @ jnp.swapaxes(m, -1, -2) + b
 
 
 @partial(jax.jit, static_argnums=0)
@@ -127,11 +133,14 @@ def _batched_outputs(dynamics, m, b, gains):
     return jax.vmap(partial(_outputs, dynamics))(m, b, gains)
 
 
-def combination_errors(dynamics: TrialDynamics, readout: Readout, bases, targets, coefficients) -> np.ndarray:
-    """Errors ``1 - R^2`` ``(P, C)`` of every problem p at every condition s with gains ``B_s c_p``.
+def combination_errors(dynamics: TrialDynamics, readout: Readout,
+                       bases: Float[np.ndarray, "*problems conditions neurons patterns"],
+                       targets: Float[np.ndarray, "problems conditions time *readouts"],
+                       coefficients: Float[np.ndarray, "problems patterns"]) -> Float[np.ndarray, "problems conditions"]:
+    """Errors ``1 - R^2`` ``(P, conditions)`` of every problem p at every condition s with gains ``B_s c_p``.
 
-    ``coefficients`` (P, Q): one coefficient vector per problem (targets ``(P, C, [K,] T)``; bases and
-    readout shared or one per problem, as in `learn_combination`).
+    ``coefficients`` (P, Q): one coefficient vector per problem (targets ``(P, conditions, T[, readouts])``;
+    bases and readout shared or one per problem, as in `learn_combination`).
     """
     Bs, Y, m, b = _check_problem(dynamics, readout, bases, targets)
     P = Y.shape[0]
@@ -140,52 +149,15 @@ def combination_errors(dynamics: TrialDynamics, readout: Readout, bases, targets
         fail("coefficients", c.shape, f"an array (P={P}, Q={Bs.shape[3]})")
     g = np.einsum("psnq,pq->psn", np.broadcast_to(Bs, (P,) + Bs.shape[1:]), c)
     z = _batched_outputs(dynamics, jnp.asarray(np.broadcast_to(m, (P,) + m.shape[1:])),
-                         jnp.asarray(np.broadcast_to(b, (P,) + b.shape[1:])), jnp.asarray(g))   # (P, C, K, T)
+                         jnp.asarray(np.broadcast_to(b, (P,) + b.shape[1:])), jnp.asarray(g))   # (P, cond, T, readouts)
     return np.asarray(output_error(z, jnp.asarray(Y)))
 
 
-def _make_chunk(dynamics, Bs, Y, m, b, params: NodePerturbation):
-    Bj, Yj, mj, bj = jnp.asarray(Bs), jnp.asarray(Y), jnp.asarray(m), jnp.asarray(b)
-    one_b, one_r = Bs.shape[0] == 1, m.shape[0] == 1
-    alpha, sd, eta = params.alpha, params.noise_sd, params.eta
-    alternative = params.rule == "alternative"
-
-    def error(c, p):
-        B = Bj[0] if one_b else Bj[p]
-        z = _outputs(dynamics, mj[0] if one_r else mj[p], bj[0] if one_r else bj[p], B @ c)   # (C, K, T)
-        return jnp.mean(output_error(z, Yj[p]))
-
-    def one_session(carry, p, skey, n_start, length):
-        # the error at the chunk's starting coefficients; on the first chunk (n_start = 1) it is eps(t_0)
-        # and initialises epsbar and the running minimum (one compiled function serves every chunk)
-        e_start = error(carry[0], p)
-        first = n_start == 1
-        carry = (carry[0], carry[1], jnp.where(first, e_start, carry[2]), carry[3],
-                 jnp.where(first, e_start, carry[4]), carry[5])
-
-        def body(st, n):
-            c, cbar, ebar, R, best_e, best_c = st
-            xi = sd * jax.random.normal(jax.random.fold_in(skey, n), c.shape, c.dtype)
-            c_new = c + R * (c - cbar + xi) if alternative else c + R * (c - cbar) + xi
-            e = error(c_new, p)
-            d = ebar - e
-            R_new = jnp.tanh(eta * d) if alternative else jnp.sign(d)
-            better = e < best_e
-            return ((c_new, alpha * cbar + (1 - alpha) * c_new, alpha * ebar + (1 - alpha) * e, R_new,
-                     jnp.where(better, e, best_e), jnp.where(better, c_new, best_c)), e)
-
-        carry, errs = jax.lax.scan(body, carry, n_start + jnp.arange(length))
-        return carry, (e_start, errs)
-
-    @partial(jax.jit, static_argnames=("length",))
-    def chunk(carry, p_idx, skeys, n_start, *, length):
-        return jax.vmap(lambda c, p, k: one_session(c, p, k, n_start, length))(carry, p_idx, skeys)
-
-    return chunk
-
-
-def learn_combination(dynamics: TrialDynamics, readout: Readout, bases, targets, sessions: int = 1,
-                      iterations: int = 10000, *, c0=None, seed: int = 0, key=None,
+def learn_combination(dynamics: TrialDynamics, readout: Readout,
+                      bases: Float[np.ndarray, "*problems conditions neurons patterns"],
+                      targets: Float[np.ndarray, "problems conditions time *readouts"], sessions: int = 1,
+                      iterations: int = 10000, *, c0: Float[np.ndarray, "patterns"] | None = None, seed: int = 0,
+                      key: Array | None = None,
                       rule: NodePerturbation | str = "reward", n_chunks: int = 20,
                       description: str = "learning coefficients") -> CombinationResult:
     """Reward-based learning of combination coefficients c (module docstring) for each of P problems.
@@ -195,14 +167,15 @@ def learn_combination(dynamics: TrialDynamics, readout: Readout, bases, targets,
     dynamics : TrialDynamics
         Fixed network and x0 (eq. 3.1).
     readout : Readout
-        Fixed readout (eq. 3.4): ``m`` (K, M) and ``b`` (K,) shared by all problems, or ``m`` (P, K, M) and
-        ``b`` (P, K), one per problem (e.g. readouts fit to different initial outputs, Appendix 4.A.2).
-    bases : (C, N, Q) or (P, C, N, Q) array
-        Gains at condition s are ``bases[s] @ c`` (`primitive_bases`: C = 2 for the fast and slow ends of
-        the speed manifold; a membership matrix M (N x n) with c(t_0) = 1 gives the group rule of
+        Fixed readout (eq. 3.4): ``m`` (readouts, N_E) and ``b`` (readouts,) shared by all problems, or ``m``
+        (P, readouts, N_E) and ``b`` (P, readouts), one per problem (e.g. readouts fit to different initial
+        outputs, Appendix 4.A.2).
+    bases : (conditions, N, Q) or (P, conditions, N, Q) array
+        Gains at condition s are ``bases[s] @ c`` (`primitive_bases`: 2 conditions for the fast and slow
+        ends of the speed manifold; a membership matrix M (N x n) with c(t_0) = 1 gives the group rule of
         `learn_group_gains`).
-    targets : (P, C, K, T) or (P, C, T) array
-        Target of every problem at every condition; the error is the mean over the C conditions.
+    targets : (P, conditions, T, readouts) or (P, conditions, T) array
+        Target of every problem at every condition; the error is the mean over the conditions.
     sessions, iterations : int
         Independent sessions per problem and iterations of the rule (thesis: 1 session, 10,000 iterations).
     c0 : (Q,) array, optional
@@ -211,12 +184,7 @@ def learn_combination(dynamics: TrialDynamics, readout: Readout, bases, targets,
         Randomness of the perturbations xi (session ``b = p*S + s`` uses ``fold_in(key, b)``).
     """
     Bs, Y, m, b = _check_problem(dynamics, readout, bases, targets)
-    params = NodePerturbation(rule) if isinstance(rule, str) else rule
-    if not isinstance(params, NodePerturbation):
-        fail("rule", rule, "a NodePerturbation or 'reward'/'alternative'", TypeError)
-    S = positive_int("sessions", sessions)
-    I = positive_int("iterations", iterations)
-    n_chunks = positive_int("n_chunks", n_chunks)
+    params, S, I, n_chunks = reward_rule_schedule(rule, sessions, iterations, n_chunks)
     P, Q = Y.shape[0], Bs.shape[3]
     c0 = np.full(Q, 1.0 / Q) if c0 is None else finite_array("c0", c0)
     if c0.shape != (Q,):
@@ -224,30 +192,21 @@ def learn_combination(dynamics: TrialDynamics, readout: Readout, bases, targets,
     for s in range(Bs.shape[1]):
         check_stability(dynamics.network.W, Bs[0, s] @ c0, name=f"network at condition {s}")
     key = jax.random.PRNGKey(seed) if key is None else key
-    B = P * S
-    chunk = _make_chunk(dynamics, Bs, Y, m, b, params)
-    p_idx = jnp.repeat(jnp.arange(P), S)
-    skeys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B))
-    c = jnp.broadcast_to(jnp.asarray(c0), (B, Q))
-    zero = jnp.zeros((B,), c.dtype)             # epsbar(t_0) and the minimum are set by the first chunk
-    carry = (c, c, zero, jnp.full((B,), params.initial_signal, c.dtype), zero, c)
-    # equal chunks (the largest divisor of I not above n_chunks): one compiled function for the whole run
-    size = I // max(d for d in range(1, n_chunks + 1) if I % d == 0)
-    errs, e0 = [], None
-    starts = list(range(1, I + 1, size))
-    for start in progress(starts, total=len(starts), description=description):
-        carry, (e_start, e) = chunk(carry, p_idx, skeys, jnp.asarray(start), length=size)
-        e0 = np.asarray(e_start) if e0 is None else e0
-        errs.append(np.asarray(e))
-    errors = np.concatenate([e0[:, None]] + errs, axis=1)
-    if not np.all(np.isfinite(errors)):
-        raise FloatingPointError("learn_combination: the error became NaN/inf (the network diverged at the "
-                                 "learned coefficients); check the network's stability")
-    return CombinationResult(errors=errors.reshape(P, S, I + 1), coefficients=np.asarray(carry[0]).reshape(P, S, Q),
-                             best_coefficients=np.asarray(carry[5]).reshape(P, S, Q))
+    Yj, mj, bj = jnp.asarray(Y), jnp.asarray(m), jnp.asarray(b)
+    one_r = m.shape[0] == 1
+
+    def error(g, p):   # g (conditions, N): mean over the conditions of 1 - R^2
+        z = _outputs(dynamics, mj[0] if one_r else mj[p], bj[0] if one_r else bj[p], g)   # (cond, T, readouts)
+        return jnp.mean(output_error(z, Yj[p]))
+
+    res = run_reward_rule(CoefficientGains(Bs), error, jnp.broadcast_to(jnp.asarray(c0), (P * S, Q)), P, S, I,
+                          key=key, rule=params, n_chunks=n_chunks, description=description,
+                          name="learn_combination")
+    return CombinationResult(errors=res.errors, coefficients=res.params, best_coefficients=res.best_params)
 
 
-def pair_correlations(targets, coefficients) -> tuple[np.ndarray, np.ndarray]:
+def pair_correlations(targets: Float[np.ndarray, "problems ..."], coefficients: Float[np.ndarray, "problems patterns"]
+                      ) -> tuple[Float[np.ndarray, "pairs"], Float[np.ndarray, "pairs"]]:
     """Pearson correlations over all P (P - 1) / 2 pairs p < q (Fig. 6.5d): between targets
     ``(P, ...)`` (flattened) and between coefficient vectors ``(P, Q)``; returns two ``(pairs,)`` arrays
     in the order of ``np.triu_indices(P, 1)``."""

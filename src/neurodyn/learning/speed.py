@@ -12,16 +12,16 @@
 * Joint back-propagation (§6.3.2): group gains gamma of the slow variant (fast variant at gains 1) and
   one readout (m, b) shared by both speeds minimise
 
-      C(gamma, m, b) = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + lam ||m||^2,
+      J(gamma, m, b) = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + lam ||m||^2,
       z_fast = m^T f(x_E; 1) + b,   z_slow = m^T f(x_E; M gamma) + b      (eqs. 3.4, 6.1),
 
   by Adam (optax) for a fixed number of iterations (500 in the text), gradients by `jax.grad` through
   the RK4 scan (`train_speed_backprop`).
-* Speed-manifold training (Appendix 6.A.2, `train_speed_manifold`): C initial conditions, S speeds
+* Speed-manifold training (Appendix 6.A.2, `train_speed_manifold`): initial conditions c = 1..n_c, speeds s = 1..n_s
   (durations evenly spaced from the fast to the slow variant, `speed_variants`), group gains
   gamma_s = lambda_s gamma_fast + (1 - lambda_s) gamma_slow with lambda_1 = 1, lambda_S = 0 and the
   interior lambda_s = sigmoid(theta_s) trained, one shared readout; cost
-  sum_{s in trained} sum_c ||z_{s,c} - y_{s,c}||^2 + reg ||m||^2. Training only s = 1 and s = S is the
+  sum_{s in trained} sum_c ||z_{s,c} - y_{s,c}||^2 + reg ||m||^2. Training only s = 1 and s = n_s is the
   naive variant of §6.4 (Fig. 6.3a), whose intermediate lambdas stay evenly spaced.
 * Speed variants (derived from §6.2.2): the movement of duration d is ``y_d(t) = y_slow(t D / d)`` for
   ``t < d`` and 0 after (D = the slow duration), by linear interpolation of the slow samples; at
@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, Float, Int
 
 from neurodyn.validation import fail, finite_array, positive, positive_int
 from neurodyn.learning.groups import membership_matrix
@@ -59,7 +60,8 @@ def time_rescaled(network: Network, speed: float) -> Network:
     return network.replace(tau=np.asarray(network.tau, dtype=float) / s)
 
 
-def speed_manifold_gains(g_fast, g_slow, lam) -> np.ndarray:
+def speed_manifold_gains(g_fast: Float[np.ndarray, "neurons"], g_slow: Float[np.ndarray, "neurons"],
+                         lam: Float[np.ndarray, "*batch"]) -> Float[np.ndarray, "*batch neurons"]:
     """``g = lam g_fast + (1 - lam) g_slow`` for each ``lam`` in [0, 1]: shape ``lam.shape + (N,)``."""
     a = finite_array("g_fast", g_fast, ndim=1)
     b = finite_array("g_slow", g_slow, ndim=1)
@@ -71,8 +73,9 @@ def speed_manifold_gains(g_fast, g_slow, lam) -> np.ndarray:
     return lam[..., None] * a + (1.0 - lam[..., None]) * b
 
 
-def shape_speed_gains(shape_gains, speed_gains) -> np.ndarray:
-    """Element-wise products ``g_shape_q * g_s``: (Q, N) x (S, N) -> (Q, S, N) (Appendix 6.A.3)."""
+def shape_speed_gains(shape_gains: Float[np.ndarray, "patterns neurons"],
+                      speed_gains: Float[np.ndarray, "speeds neurons"]) -> Float[np.ndarray, "patterns speeds neurons"]:
+    """Element-wise products ``g_shape_q * g_s``: (Q, N) x (speeds, N) -> (Q, speeds, N) (Appendix 6.A.3)."""
     A = finite_array("shape_gains", shape_gains, ndim=2)
     B = finite_array("speed_gains", speed_gains, ndim=2)
     if A.shape[1] != B.shape[1]:
@@ -84,16 +87,18 @@ class SpeedBackpropResult(NamedTuple):
     """``history`` (iterations + 1,) costs; ``group_gains`` (n,), ``gains`` (N,) of the slow variant; the
     shared ``readout``."""
 
-    history: np.ndarray
-    group_gains: np.ndarray
-    gains: np.ndarray
+    history: Float[np.ndarray, "iterations"]
+    group_gains: Float[np.ndarray, "groups"]
+    gains: Float[np.ndarray, "neurons"]
     readout: Readout
 
 
-def speed_cost(dynamics: TrialDynamics, M, gamma, m, b, y_fast, y_slow, reg: float):
-    """``C = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + reg ||m||^2`` (module docstring, §6.3.2)."""
+def speed_cost(dynamics: TrialDynamics, M: Float[Array, "neurons groups"], gamma: Float[Array, "groups"],
+               m: Float[Array, "neurons"], b: Float[Array, ""], y_fast: Float[Array, "time"], y_slow: Float[Array, "time"],
+               reg: float) -> Float[Array, ""]:
+    """``J = ||z_fast - y_fast||^2 + ||z_slow - y_slow||^2 + reg ||m||^2`` (module docstring, §6.3.2)."""
     g = jnp.stack([jnp.ones(M.shape[0]), M @ gamma])
-    z = readout_output(Readout(m[None], jnp.atleast_1d(b)), dynamics.rates_e(g))[:, 0]  # (2, T)
+    z = readout_output(Readout(m[None], jnp.atleast_1d(b)), dynamics.rates_e(g))[..., 0]  # (2, T)
     return jnp.sum((z[0] - y_fast) ** 2) + jnp.sum((z[1] - y_slow) ** 2) + reg * jnp.sum(m**2)
 
 
@@ -120,7 +125,8 @@ def _adam_minimise(loss, params, learning_rate: float, iterations: int, descript
     hist.append(float(jax.jit(loss)(params)))
     return params, hist
 
-def train_speed_backprop(dynamics: TrialDynamics, labels, y_fast, y_slow, readout: Readout, *,
+def train_speed_backprop(dynamics: TrialDynamics, labels: Int[np.ndarray, "neurons"], y_fast: Float[np.ndarray, "time"],
+                         y_slow: Float[np.ndarray, "time"], readout: Readout, *,
                          iterations: int = 500, learning_rate: float = 1e-2, reg: float = 1e-3,
                          description: str = "speed backprop") -> SpeedBackpropResult:
     """Jointly train slow-variant group gains and a shared readout by Adam on `speed_cost` (§6.3.2)."""
@@ -145,7 +151,8 @@ def train_speed_backprop(dynamics: TrialDynamics, labels, y_fast, y_slow, readou
                                Readout(np.asarray(params["m"])[None], np.atleast_1d(np.asarray(params["b"]))))
 
 
-def speed_variants(t_ms, slow, factors) -> np.ndarray:
+def speed_variants(t_ms: Float[np.ndarray, "time"], slow: Float[np.ndarray, "*batch time"],
+                   factors: Float[np.ndarray, "factors"]) -> Float[np.ndarray, "factors *batch time"]:
     """``y(t) = slow(factor * t)`` (0 beyond the slow movement's end) for each factor >= 1: ``(F, ..., T)``."""
     t = finite_array("t_ms", t_ms, ndim=1)
     y = finite_array("slow", slow)
@@ -160,17 +167,20 @@ def speed_variants(t_ms, slow, factors) -> np.ndarray:
 
 
 class SpeedManifoldResult(NamedTuple):
-    """End group gains, ``lam`` (S,) interpolation coefficients, shared ``readout``, cost ``history``."""
+    """End group gains, ``lam`` (speeds,) interpolation coefficients, shared ``readout``, cost ``history``."""
 
-    gamma_fast: np.ndarray
-    gamma_slow: np.ndarray
-    lam: np.ndarray
+    gamma_fast: Float[np.ndarray, "groups"]
+    gamma_slow: Float[np.ndarray, "groups"]
+    lam: Float[np.ndarray, "speeds"]
     readout: Readout
-    history: np.ndarray
+    history: Float[np.ndarray, "iterations"]
 
 
-def manifold_outputs(dynamics: TrialDynamics, M, gamma_fast, gamma_slow, lam, x0s, m, b):
-    """Outputs ``(L, C, T)`` for interpolation coefficients ``lam`` (L,) and initial conditions (C, N)."""
+def manifold_outputs(dynamics: TrialDynamics, M: Float[Array, "neurons groups"], gamma_fast: Float[Array, "groups"],
+                     gamma_slow: Float[Array, "groups"], lam: Float[Array, "speeds"], x0s: Float[Array, "conditions neurons"],
+                     m: Float[Array, "neurons"], b: float) -> Float[Array, "speeds conditions time"]:
+    """Outputs ``(L, conditions, T)`` for interpolation coefficients ``lam`` (L,) and initial conditions
+    ``x0s`` (conditions, N), one readout ``m`` (N_E,), ``b``."""
     gam = lam[:, None] * gamma_fast + (1.0 - lam[:, None]) * gamma_slow            # (L, n)
     g = (gam @ M.T)[:, None, :]                                                    # (L, 1, N)
     rates = dynamics.rates_e(jnp.broadcast_to(g, (lam.shape[0], x0s.shape[0], M.shape[0])),
@@ -178,26 +188,28 @@ def manifold_outputs(dynamics: TrialDynamics, M, gamma_fast, gamma_slow, lam, x0
     return rates @ m + b
 
 
-def train_speed_manifold(dynamics: TrialDynamics, labels, x0s, targets, readout: Readout, *, trained=None,
+def train_speed_manifold(dynamics: TrialDynamics, labels: Int[np.ndarray, "neurons"], x0s: Float[np.ndarray, "conditions neurons"],
+                         targets: Float[np.ndarray, "speeds conditions time"], readout: Readout, *, trained=None,
                          fix_fast: bool = False, iterations: int = 500, learning_rate: float = 1e-2, reg: float = 1e-3,
                          description: str = "speed manifold") -> SpeedManifoldResult:
-    """Back-propagation of Appendix 6.A.2: ``targets`` (S, C, T) for S speeds (fast first) and C initial
-    conditions ``x0s`` (C, N); ``trained``: indices of the speeds in the cost (default all); ``fix_fast``:
+    """Back-propagation of Appendix 6.A.2: ``targets`` (speeds, conditions, T) for n_s >= 2 speeds (fast first) and
+    initial conditions ``x0s`` (conditions, N); ``trained``: indices of the speeds in the cost (default all); ``fix_fast``:
     keep the fast pattern at gains 1 (§6.3.3: one learned slow pattern, fast variants at gains 1)."""
     if not isinstance(dynamics, TrialDynamics):
         fail("dynamics", dynamics, "a TrialDynamics", TypeError)
     Y = finite_array("targets", targets, ndim=3)
     X = finite_array("x0s", x0s, ndim=2)
-    S, C, T = Y.shape
-    if S < 2 or X.shape != (C, dynamics.n) or T != dynamics.t_ms.size:
-        fail("targets", Y.shape, f"(S >= 2 speeds, C = len(x0s), T={T}) with x0s of shape (C, N={dynamics.n})")
-    idx = np.arange(S) if trained is None else np.asarray(trained, dtype=int)
-    if idx.size == 0 or idx.min() < 0 or idx.max() >= S:
-        fail("trained", trained, f"indices of speeds in [0, {S})")
+    n_speeds, n_cond, T = Y.shape
+    if n_speeds < 2 or X.shape != (n_cond, dynamics.n) or T != dynamics.t_ms.size:
+        fail("targets", Y.shape, f"(speeds >= 2, conditions = len(x0s), T={T}) with x0s of shape "
+             f"(conditions, N={dynamics.n})")
+    idx = np.arange(n_speeds) if trained is None else np.asarray(trained, dtype=int)
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= n_speeds:
+        fail("trained", trained, f"indices of speeds in [0, {n_speeds})")
     M = jnp.asarray(membership_matrix(np.asarray(labels)))
     if M.shape[0] != dynamics.n:
         fail("labels", labels, f"one group label per neuron (N={dynamics.n})")
-    lam0 = np.linspace(1.0, 0.0, S)
+    lam0 = np.linspace(1.0, 0.0, n_speeds)
     theta0 = np.log(lam0[1:-1] / (1.0 - lam0[1:-1]))
     n = M.shape[1]
     params = {"gs": jnp.ones(n), "theta": jnp.asarray(theta0),
@@ -223,40 +235,43 @@ def train_speed_manifold(dynamics: TrialDynamics, labels, x0s, targets, readout:
 
 
 class ShapeSpeedResult(NamedTuple):
-    """``shapes`` (Q, n) shape group gains, speed end patterns, ``lam`` (S,), shared ``readout``, ``history``."""
+    """``shapes`` (Q, n) shape group gains, speed end patterns, ``lam`` (speeds,), shared ``readout``, ``history``."""
 
-    shapes: np.ndarray
-    gamma_fast: np.ndarray
-    gamma_slow: np.ndarray
-    lam: np.ndarray
+    shapes: Float[np.ndarray, "patterns groups"]
+    gamma_fast: Float[np.ndarray, "groups"]
+    gamma_slow: Float[np.ndarray, "groups"]
+    lam: Float[np.ndarray, "speeds"]
     readout: Readout
-    history: np.ndarray
+    history: Float[np.ndarray, "iterations"]
 
 
-def shape_speed_outputs(dynamics: TrialDynamics, M, shapes, gamma_fast, gamma_slow, lam, m, b):
+def shape_speed_outputs(dynamics: TrialDynamics, M: Float[Array, "neurons groups"], shapes: Float[Array, "patterns groups"],
+                        gamma_fast: Float[Array, "groups"], gamma_slow: Float[Array, "groups"], lam: Float[Array, "speeds"],
+                        m: Float[Array, "neurons"], b: float) -> Float[Array, "patterns speeds time"]:
     """Outputs ``(Q, L, T)`` from x0 with group gains ``shape_q * (lam_l gamma_fast + (1 - lam_l) gamma_slow)``."""
     speed = lam[:, None] * gamma_fast + (1.0 - lam[:, None]) * gamma_slow          # (L, n)
     g = (shapes[:, None, :] * speed[None]) @ M.T                                   # (Q, L, N)
     return dynamics.rates_e(g) @ m + b
 
 
-def train_shape_speed(dynamics: TrialDynamics, labels, targets, readout: Readout, *, iterations: int = 500,
+def train_shape_speed(dynamics: TrialDynamics, labels: Int[np.ndarray, "neurons"],
+                      targets: Float[np.ndarray, "patterns speeds time"], readout: Readout, *, iterations: int = 500,
                       learning_rate: float = 1e-2, reg: float = 1e-3,
                       description: str = "shape x speed") -> ShapeSpeedResult:
-    """Back-propagation of Appendix 6.A.3: ``targets`` (Q shapes, S speeds fast first, T) from one x0; cost
+    """Back-propagation of Appendix 6.A.3: ``targets`` (Q shapes, n_s speeds fast first, T) from one x0; cost
     ``sum_{q,s} ||z_{q,s} - y_{q,s}||^2 + reg ||m||^2`` over the Q shape patterns, the two speed end
-    patterns, the S - 2 interior lambdas and one readout."""
+    patterns, the n_s - 2 interior lambdas and one readout."""
     if not isinstance(dynamics, TrialDynamics):
         fail("dynamics", dynamics, "a TrialDynamics", TypeError)
     Y = finite_array("targets", targets, ndim=3)
-    Q, S, T = Y.shape
-    if S < 2 or T != dynamics.t_ms.size:
-        fail("targets", Y.shape, f"(Q shapes, S >= 2 speeds, T={dynamics.t_ms.size})")
+    Q, n_speeds, T = Y.shape
+    if n_speeds < 2 or T != dynamics.t_ms.size:
+        fail("targets", Y.shape, f"(Q shapes, speeds >= 2, T={dynamics.t_ms.size})")
     M = jnp.asarray(membership_matrix(np.asarray(labels)))
     if M.shape[0] != dynamics.n:
         fail("labels", labels, f"one group label per neuron (N={dynamics.n})")
     n = M.shape[1]
-    lam0 = np.linspace(1.0, 0.0, S)
+    lam0 = np.linspace(1.0, 0.0, n_speeds)
     params = {"shapes": jnp.ones((Q, n)), "gf": jnp.ones(n), "gs": jnp.ones(n),
               "theta": jnp.asarray(np.log(lam0[1:-1] / (1.0 - lam0[1:-1]))),
               "m": jnp.asarray(readout.m).reshape(-1), "b": jnp.asarray(readout.b).reshape(-1)[0]}

@@ -5,12 +5,14 @@ Thesis (seed 003) §3.2: the activity follows eq. (3.1) with per-neuron gains (e
     tau dx/dt = -x + W f(x; g) + h(t),        x(t_start) = x_start,
 
 and the output is the readout of eq. (3.4) on the excitatory rates, ``z(t) = m^T f(x_E(t); g_E) + b``.
+Arrays put time before units: states ``(..., time, neurons)``, outputs and targets
+``(..., time, readouts)``.
 Only the gains ``g`` change during learning (§3.4); the error is ``1 - R^2`` (Appendix D).
 
-`TrialDynamics` integrates eq. (3.1) with the same fixed-step RK4 (or Euler) scheme as
-`neurodyn.dynamics.simulate`, written as a lean pure function of ``(W, gains, x0)`` so that the
-learning rules can `jax.vmap` it over thousands of sessions and `jax.grad` it for back-propagation
-(the tests check it against `simulate`). Time is in ms; outputs are sampled at ``t_ms``.
+`TrialDynamics` integrates eq. (3.1) with the package's one fixed-step RK4 (or Euler) kernel,
+`neurodyn.dynamics.integrate` (the kernel of `simulate`), as a pure function of ``(W, gains, x0)`` so
+that the learning rules can `jax.vmap` it over thousands of sessions and `jax.grad` it for
+back-propagation. Time is in ms; outputs are sampled at ``t_ms``.
 
 Preparatory ramping input (thesis §3.6, after Hennequin et al. 2014): ``h(t) = c * r(t)`` with
 ``r(t) = exp(t / tau_on)`` for ``t < 0`` and ``exp(-t / tau_off)`` for ``t >= 0`` (tau_on = 400 ms,
@@ -30,10 +32,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 
 from neurodyn.validation import fail, finite_array, positive
 from neurodyn.analysis.stability import spectral_abscissa
 from neurodyn.dynamics.gain import GainFunction, Tanh
+from neurodyn.dynamics.simulate import integrate, zero_input
 from neurodyn.learning.error import output_error
 from neurodyn.network import Network
 
@@ -41,16 +45,16 @@ __all__ = ["GainTask", "RampInput", "Readout", "TrialDynamics", "check_stability
 
 
 class Readout(NamedTuple):
-    """Readout of eq. (3.4): weights ``m`` (K outputs x M excitatory neurons) and offsets ``b`` (K)."""
+    """Readout of eq. (3.4): weights ``m`` (readouts x excitatory neurons) and offsets ``b`` (readouts)."""
 
-    m: jnp.ndarray
-    b: jnp.ndarray
+    m: Float[Array, "readouts neurons"]
+    b: Float[Array, "readouts"]
 
 
-def readout_output(readout: Readout, rates_e):
-    """``z_k(t) = m_k^T f(x_E(t); g_E) + b_k`` (eq. 3.4): rates ``(..., T, M)`` -> outputs ``(..., K, T)``."""
-    z = jnp.asarray(rates_e) @ jnp.asarray(readout.m).T + jnp.asarray(readout.b)
-    return jnp.swapaxes(z, -1, -2)
+def readout_output(readout: Readout, rates_e: Float[Array, "*batch time neurons"]) -> Float[Array, "*batch time readouts"]:
+    """``z_k(t) = m_k^T f(x_E(t); g_E) + b_k`` (eq. 3.4): excitatory rates ``(..., T, N_E)`` -> outputs
+    ``(..., T, readouts)``."""
+    return jnp.asarray(rates_e) @ jnp.asarray(readout.m).T + jnp.asarray(readout.b)
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,17 @@ class RampInput:
         positive("tau_off_ms", self.tau_off_ms)
         positive("t_prep_ms", self.t_prep_ms)
 
-    def __call__(self, t):
+    def __call__(self, t: Float[Array, "*batch"]) -> Float[Array, "*batch"]:
         return jnp.where(t < 0, jnp.exp(jnp.minimum(t, 0.0) / self.tau_on_ms),
                          jnp.exp(-jnp.maximum(t, 0.0) / self.tau_off_ms))
 
+    def input(self, t: Float[Array, ""], direction: Float[Array, "*batch neurons"]) -> Float[Array, "*batch neurons"]:
+        """The input ``h(t) = r(t) c`` of direction ``c`` (the ``h_fn`` of `neurodyn.dynamics.integrate`)."""
+        return self(t) * direction
 
-def check_stability(W, gains, *, name: str = "network") -> float:
+
+def check_stability(W: Float[np.ndarray, "neurons neurons"], gains: Float[np.ndarray, "neurons"], *,
+                    name: str = "network") -> float:
     """Warn when ``alpha(W diag(g)) >= 1`` (thesis eq. 2.3); returns that spectral abscissa.
 
     The message gives alpha(W) and the critical gain ``1 / alpha(W)`` (for uniform gains).
@@ -88,38 +97,11 @@ def check_stability(W, gains, *, name: str = "network") -> float:
     return a_g
 
 
-@partial(jax.jit, static_argnames=("gain_fn", "method", "dt", "t_start", "n_pre", "stride", "n_out", "ramp"))
-def _rollout(W, tau, gains, x_init, drive, *, gain_fn, method, dt, t_start, n_pre, stride, n_out, ramp):
-    """States of eq. (3.1) at ``t_start + (n_pre + k stride) dt``, k < n_out: ``(n_out, N)`` (one trial)."""
-    WT = W.T
-
-    def rhs(x, t):
-        dx = -x + gain_fn(x, gains) @ WT
-        if ramp is not None:
-            dx = dx + ramp(t) * drive
-        return dx / tau
-
-    def step(k, x):
-        t = t_start + k * dt
-        if method == "rk4":
-            k1 = rhs(x, t)
-            k2 = rhs(x + 0.5 * dt * k1, t + 0.5 * dt)
-            k3 = rhs(x + 0.5 * dt * k2, t + 0.5 * dt)
-            k4 = rhs(x + dt * k3, t + dt)
-            return x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        return x + dt * rhs(x, t)
-
-    x = jax.lax.fori_loop(0, n_pre, step, x_init) if n_pre else x_init
-
-    def record(carry, _):
-        x, k = carry
-        x = jax.lax.fori_loop(0, stride, lambda i, y: step(k + i, y), x)
-        return (x, k + stride), x
-
-    if n_out == 1:
-        return x[None]
-    _, rest = jax.lax.scan(record, (x, jnp.asarray(n_pre, jnp.int32)), None, length=n_out - 1)
-    return jnp.concatenate([x[None], rest], axis=0)
+@partial(jax.jit, static_argnames=("gain_fn", "h_fn", "method", "dt", "t0", "k0", "stride", "n_out"))
+def _trial(W, tau, gains, x_init, drive, *, gain_fn, h_fn, method, dt, t0, k0, stride, n_out):
+    """One noise-free trial ``(n_out, N)`` of `integrate`, the grid (``dt``, ``t0``) fixed at compile time."""
+    return integrate(W, tau, gains, x_init, jnp.zeros((), W.dtype), drive, None, 0.0, dt, t0, gain_fn=gain_fn,
+                     h_fn=h_fn, method=method, k0=k0, stride=stride, n_out=n_out, noisy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,8 +127,8 @@ class TrialDynamics:
     """
 
     network: Network
-    x0: np.ndarray
-    t_ms: np.ndarray
+    x0: Float[np.ndarray, "neurons"]
+    t_ms: Float[np.ndarray, "time"]
     gain_fn: GainFunction = field(default_factory=Tanh)
     dt: float = 2.5
     ramp: RampInput | None = None
@@ -186,7 +168,7 @@ class TrialDynamics:
         object.__setattr__(self, "x0", x0)
         object.__setattr__(self, "t_ms", t)
         object.__setattr__(self, "_grid", dict(dt=dt, stride=stride, n_out=int(t.size),
-                                                n_pre=int(round(k0)) + n_prep, t_start=-n_prep * dt))
+                                                k0=int(round(k0)) + n_prep, t0=-n_prep * dt))
 
     @property
     def n(self) -> int:
@@ -202,7 +184,8 @@ class TrialDynamics:
         """Integration step actually used (ms)."""
         return self._grid["dt"]
 
-    def states(self, gains=None, x0=None, W=None):
+    def states(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+               W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch time neurons"]:
         """States ``(..., T, N)`` at ``t_ms`` for gains/x0 batched on leading axes (differentiable)."""
         W = jnp.asarray(self.network.W if W is None else W)
         tau = jnp.asarray(self.network.tau, dtype=W.dtype)
@@ -217,12 +200,15 @@ class TrialDynamics:
             # derived input direction (module docstring): x0 is a fixed point at gains 1
             drive = x0 - self.gain_fn(x0, 1.0) @ W.T
             x_init = jnp.zeros_like(x0)
-        fn = partial(_rollout, gain_fn=self.gain_fn, method=self.method, ramp=self.ramp, **self._grid)
+        grid = self._grid
+        h_fn = zero_input if self.ramp is None else self.ramp.input
+        fn = partial(_trial, gain_fn=self.gain_fn, h_fn=h_fn, method=self.method, **grid)
         out = jax.vmap(lambda g, xi, d: fn(W, tau, g, xi, d))(gains, x_init, drive)
         return out.reshape(batch[:-1] + out.shape[-2:])
 
-    def rates_e(self, gains=None, x0=None, W=None):
-        """Excitatory rates ``f(x_E; g_E)``: ``(..., T, M)`` (the readout's input, eq. 3.4)."""
+    def rates_e(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+                W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch time neurons"]:
+        """Excitatory rates ``f(x_E; g_E)``: ``(..., T, N_E)`` (the readout's input, eq. 3.4)."""
         x = self.states(gains, x0, W)
         ne = self.n_excitatory
         g = jnp.ones(self.n, x.dtype) if gains is None else jnp.asarray(gains, x.dtype)
@@ -231,11 +217,12 @@ class TrialDynamics:
 
 @dataclass(frozen=True, eq=False)
 class GainTask:
-    """Dynamics + fixed readout + targets ``(P, K, T)``: P independent problems of K outputs each."""
+    """Dynamics + fixed readout + targets ``(P, T, readouts)``: P independent problems, each a target
+    for every readout (``(P, T)`` or ``(T,)`` with one readout; ``(T, readouts)`` for one problem)."""
 
     dynamics: TrialDynamics
     readout: Readout
-    targets: np.ndarray
+    targets: Float[np.ndarray, "problems time readouts"]
 
     def __post_init__(self):
         if not isinstance(self.dynamics, TrialDynamics):
@@ -247,19 +234,19 @@ class GainTask:
             m = m[None]
         b = np.atleast_1d(b)
         if m.ndim != 2 or m.shape[1] != ne:
-            fail("readout.m", m, f"shape (K, {ne}): one weight per excitatory neuron")
+            fail("readout.m", m, f"shape (readouts, {ne}): one weight per excitatory neuron")
         if b.shape != (m.shape[0],):
             fail("readout.b", b, f"{m.shape[0]} offsets (one per readout)")
         y = finite_array("targets", self.targets)
         T = self.dynamics.t_ms.size
-        K = m.shape[0]
+        n_readouts = m.shape[0]
         if y.ndim == 1:
-            y = y[None, None]
+            y = y[None, :, None]
         elif y.ndim == 2:
-            y = y[:, None] if K == 1 else y[None]  # (P, T) for one readout, else (K, T)
-        if y.ndim != 3 or y.shape[1:] != (K, T):
-            fail("targets", y, f"shape (P, {K}, {T}): K={K} readouts and T={T} samples (len(t_ms))")
-        if np.any(np.ptp(y, axis=-1) == 0):
+            y = y[:, :, None] if n_readouts == 1 else y[None]  # (P, T) for one readout, else (T, readouts)
+        if y.ndim != 3 or y.shape[1:] != (T, n_readouts):
+            fail("targets", y, f"shape (P, {T}, {n_readouts}): T={T} samples (len(t_ms)) and {n_readouts} readouts")
+        if np.any(np.ptp(y, axis=-2) == 0):
             fail("targets", y, "targets that vary in time (1 - R^2 divides by their variance)")
         object.__setattr__(self, "readout", Readout(jnp.asarray(m), jnp.asarray(b)))
         object.__setattr__(self, "targets", y)
@@ -268,8 +255,9 @@ class GainTask:
     def n_problems(self) -> int:
         return int(self.targets.shape[0])
 
-    def output(self, gains=None, x0=None, W=None):
-        """Network output ``(..., K, T)`` (eq. 3.4)."""
+    def output(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+               W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch time readouts"]:
+        """Network output ``(..., T, readouts)`` (eq. 3.4)."""
         return readout_output(self.readout, self.dynamics.rates_e(gains, x0, W))
 
     @cached_property
@@ -277,7 +265,8 @@ class GainTask:
         """`output` compiled once per task (``jax.jit``; recompiled only for new input shapes)."""
         return jax.jit(self.output)
 
-    def errors(self, gains=None, x0=None, W=None):
-        """``1 - R^2`` (mean over outputs) against every problem's target: ``(..., P)``."""
+    def errors(self, gains: Float[Array, "*batch neurons"] | None = None, x0: Float[Array, "*batch neurons"] | None = None,
+               W: Float[Array, "neurons neurons"] | None = None) -> Float[Array, "*batch problems"]:
+        """``1 - R^2`` (mean over readouts) against every problem's target: ``(..., P)``."""
         z = self.output(gains, x0, W)
         return output_error(z[..., None, :, :], jnp.asarray(self.targets))

@@ -106,8 +106,8 @@ def run_gain_learning(cfg: GainLearningConfig, run: Run) -> dict:
         run.save_array("session_gain_corr", corr)
     if y_init is not None:
         metrics["readout_fit_error"] = float(np.asarray(GainTask(dyn, readout, y_init).errors())[0])
-    z_before = np.asarray(task.output())[0]
-    z_after = np.asarray(task.output(gains))[:, 0]       # (S, T)
+    z_before = np.asarray(task.output())[..., 0]
+    z_after = np.asarray(task.output(gains))[..., 0]     # (S, T)
     run.save_array("t_ms", t)
     run.save_array("errors", errors)
     run.save_array("gains", gains)
@@ -120,7 +120,7 @@ def run_gain_learning(cfg: GainLearningConfig, run: Run) -> dict:
 
     bp = {}
     if cfg.backprop_targets > 0:
-        bp_task = GainTask(dyn, readout, bp_targets[:, None, :])
+        bp_task = GainTask(dyn, readout, bp_targets[:, :, None])
         for name in ("gains", "x0", "W", "rank1"):
             res = train_backprop(bp_task, name, max_iterations=cfg.backprop_max_iterations, seed=cfg.seed)
             bp[name] = res

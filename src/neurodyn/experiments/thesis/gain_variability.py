@@ -39,7 +39,7 @@ class GainVariabilityConfig(ExperimentConfig):
 
 
 def _r2(z, y):
-    """R^2 of eq. (2.8) along the last (time) axis."""
+    """R^2 of eq. (2.8) along time: arrays (..., time, readouts)."""
     from neurodyn.learning import r2_error
 
     return 1.0 - np.asarray(r2_error(z, y))
@@ -73,16 +73,16 @@ def run_gain_variability(cfg: GainVariabilityConfig, run: Run) -> dict:
         if not np.all(np.isfinite(r)):
             raise FloatingPointError(f"g={gains[k]}: the network diverged; lower g_max")
         clean[k] = r[0]
-        ro = fit_readout(r[1:], Y)                       # (a): one readout per target at this gain
-        R2_ind[k] = _r2((r[0] @ np.asarray(ro.m).T + np.asarray(ro.b)).T, Y)
+        ro = fit_readout(r[1:], Y.T)                     # (a): one readout per target at this gain
+        R2_ind[k] = _r2(r[0] @ np.asarray(ro.m).T + np.asarray(ro.b), Y.T)
         for g_fit in (1.0, 2.0):
             if abs(gains[k] - g_fit) < 1e-9:
                 fits[g_fit] = ro
     for g_fit in (1.0, 2.0):                              # fit gain off the grid: simulate it
         if g_fit not in fits:
-            fits[g_fit] = fit_readout(np.asarray(rates_fn(g_fit))[1:], Y)
-    R2_fixed = {g_fit: _r2(np.einsum("gtm,km->gkt", clean, np.asarray(ro.m)) + np.asarray(ro.b)[None, :, None],
-                           Y[None]) for g_fit, ro in fits.items()}
+            fits[g_fit] = fit_readout(np.asarray(rates_fn(g_fit))[1:], Y.T)
+    R2_fixed = {g_fit: _r2(np.einsum("gtm,km->gtk", clean, np.asarray(ro.m)) + np.asarray(ro.b)[None, None, :],
+                           Y.T[None]) for g_fit, ro in fits.items()}
     best_ind = gains[np.argmax(R2_ind, axis=0)]
     best_g1 = gains[np.argmax(R2_fixed[1.0], axis=0)]
     best_g2 = gains[np.argmax(R2_fixed[2.0], axis=0)]

@@ -71,7 +71,7 @@ def run_groups(cfg: GroupsConfig, run: Run) -> dict:
     run.note(f"SOC N = {N}; {S} sessions x {cfg.iterations} iterations per condition.")
 
     # 1) earlier neuron-specific sessions on every target: gain patterns for k-means + the n = N curves
-    base = learn_group_gains(GainTask(dyn, readout, targets[:, None]), np.arange(N), S, cfg.iterations,
+    base = learn_group_gains(GainTask(dyn, readout, targets[:, :, None]), np.arange(N), S, cfg.iterations,
                              seed=cfg.seed, description="neuron-specific sessions")
     patterns = base.best_gains                                    # (1+Q, S, N) at each session's minimum
 
@@ -91,7 +91,7 @@ def run_groups(cfg: GroupsConfig, run: Run) -> dict:
                       np.stack([random_groups(N, c, rng_seed + 7919 * q + s) for s in range(S)])))
         conds.append((f"multi{q}_specialised", q,
                       np.broadcast_to(specialised_groups(patterns[q].T, c, seed=cfg.seed), (S, N))))
-    task = GainTask(dyn, readout, np.stack([targets[q] for _, q, _ in conds])[:, None])
+    task = GainTask(dyn, readout, np.stack([targets[q] for _, q, _ in conds])[:, :, None])
     res = learn_group_gains(task, np.stack([lab for *_, lab in conds]), S, cfg.iterations, seed=cfg.seed + 1,
                             description="grouped sessions")
     curves = {name: res.errors[i] for i, (name, _, _) in enumerate(conds)}   # (S, I+1)

@@ -54,7 +54,7 @@ def run_groups_multi(cfg: GroupsMultiConfig, run: Run) -> dict:
     _, Y = emg_targets(1 + Q, seed=cfg.seed, amplitude=rate_amplitude(dyn))
     readout = fit_readout_on_trials(dyn, Y[0], n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed)
     targets = Y[1:]
-    base = learn_group_gains(GainTask(dyn, readout, targets[:, None]), np.arange(N), S, cfg.iterations,
+    base = learn_group_gains(GainTask(dyn, readout, targets[:, :, None]), np.arange(N), S, cfg.iterations,
                              seed=cfg.seed, description="neuron-specific sessions")
     patterns = base.best_gains                                               # (Q, S, N)
     conds = []                                                               # (kind, k, q, movement, labels)
@@ -66,7 +66,7 @@ def run_groups_multi(cfg: GroupsMultiConfig, run: Run) -> dict:
             conds.append(("own", k, 1, p, np.broadcast_to(specialised_groups(patterns[p].T, k, seed=cfg.seed), (S, N))))
             conds.append(("random", k, 1, p, np.stack([random_groups(N, k, cfg.seed + 1000 + 97 * p + s)
                                                         for s in range(S)])))
-    task = GainTask(dyn, readout, np.stack([targets[c[3]] for c in conds])[:, None])
+    task = GainTask(dyn, readout, np.stack([targets[c[3]] for c in conds])[:, :, None])
     res = learn_group_gains(task, np.stack([c[4] for c in conds]), S, cfg.iterations, seed=cfg.seed + 1,
                             description="grouped sessions")
     min_err = res.errors[:, :, 1:].min(-1).mean(1)                           # (conditions,) mean over sessions

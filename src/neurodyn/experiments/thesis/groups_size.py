@@ -124,13 +124,13 @@ def run_groups_size(cfg: GroupsSizeConfig, run: Run) -> dict:
         for k, v in network_arrays(dyn, ro1, prefix=f"n{N}_network_").items():   # for re-simulation
             run.save_array(k, v)
         jobs = [(("one", c, q, s), lab(c, cfg.seed + 1000 + 7919 * q + 97 * c + s), np.asarray(ro1.m),
-                 np.asarray(ro1.b), Y[1 + q][None], cfg.iterations) for c in cs for q in range(Q) for s in range(S)]
+                 np.asarray(ro1.b), Y[1 + q][:, None], cfg.iterations) for c in cs for q in range(Q) for s in range(S)]
         for K in cfg.readouts:
             y0, yt = sets[K]
             for r in range(cfg.readout_sets):
-                ro = fit_readout_on_trials(dyn, y0[r], n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed + r)
+                ro = fit_readout_on_trials(dyn, y0[r].T, n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed + r)
                 jobs += [(("multi", K, c, r), lab(c, cfg.seed + 5000 + 131 * r + 97 * c), np.asarray(ro.m),
-                          np.asarray(ro.b), yt[r], cfg.readout_iterations) for c in cs]
+                          np.asarray(ro.b), yt[r].T, cfg.readout_iterations) for c in cs]
         for iters in sorted({j[5] for j in jobs}):
             batch = [j for j in jobs if j[5] == iters]
             k_pad = int(np.lcm.reduce([j[2].shape[0] for j in batch]))
@@ -138,7 +138,7 @@ def run_groups_size(cfg: GroupsSizeConfig, run: Run) -> dict:
             bases = np.stack([membership_matrix(j[1], kmax)[None] for j in batch])    # (P, 1, N, kmax)
             ro = Readout(np.stack([np.repeat(j[2], k, 0) for j, k in zip(batch, rep)]),
                          np.stack([np.repeat(j[3], k, 0) for j, k in zip(batch, rep)]))
-            yy = np.stack([np.repeat(j[4], k, 0) for j, k in zip(batch, rep)])[:, None]  # (P, 1, K_pad, T)
+            yy = np.stack([np.repeat(j[4], k, 1) for j, k in zip(batch, rep)])[:, None]  # (P, 1, T, K_pad)
             res = learn_combination(dyn, ro, bases, yy, 1, iters, c0=np.ones(kmax), seed=cfg.seed + N + iters,
                                     description=f"N = {N}, {len(batch)} sessions x {iters} iterations")
             curves.update({(N,) + j[0]: res.errors[i, 0] for i, j in enumerate(batch)})

@@ -63,12 +63,12 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
     L, V = cfg.library_targets, cfg.novel_targets
     _, Y = emg_targets(1 + L + V, seed=cfg.seed, amplitude=rate_amplitude(dyn))
     readout = fit_readout_on_trials(dyn, Y[0], n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed)
-    lib_y, novel_y = Y[1:1 + L, None], Y[1 + L:, None]
+    lib_y, novel_y = Y[1:1 + L, :, None], Y[1 + L:, :, None]
     labels = random_groups(cfg.n, cfg.n_groups, seed=cfg.seed)
     task = GainTask(dyn, readout, lib_y)
     res = learn_group_gains(task, labels, 1, cfg.iterations, seed=cfg.seed, description="library targets")
     G = res.best_gains[:, 0]                                  # (L, N) learned gain patterns
-    Fz = np.asarray(task.output(G))                           # (L, K, T) their outputs
+    Fz = np.asarray(task.output(G))                           # (L, T, readouts) their outputs
     lib_err = res.errors[:, 0, 1:].min(-1)
 
     rng = np.random.default_rng(cfg.seed + 1)
@@ -93,13 +93,13 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
     # Fig. 5.2: gain distribution and outputs of patterns drawn at random from it (group-wise, as learned)
     gam = res.group_gains[:, 0]                               # (L, n_groups)
     rand_gam = rng.choice(gam.ravel(), size=gam.shape, replace=True)
-    Fr = np.asarray(task.output(rand_gam[:, labels]))[:, 0]
-    spread_trained = float(np.mean(np.std(Fz[:, 0], axis=0)))
+    Fr = np.asarray(task.output(rand_gam[:, labels]))[..., 0]
+    spread_trained = float(np.mean(np.std(Fz[..., 0], axis=0)))
     spread_random = float(np.mean(np.std(Fr, axis=0)))
 
     for k, v in network_arrays(dyn, readout).items():
         run.save_array(k, v)
-    for name, arr in [("library_targets", lib_y[:, 0]), ("novel_targets", novel_y[:, 0]), ("library_gains", G), ("library_outputs", Fz), ("library_errors", lib_err),
+    for name, arr in [("library_targets", lib_y[..., 0]), ("novel_targets", novel_y[..., 0]), ("library_gains", G), ("library_outputs", Fz), ("library_errors", lib_err),
                       ("sizes", sizes), ("fit_error", fit_e), ("output_error", out_e),
                       ("fit_output_error", fo_e), ("random_pattern_outputs", Fr), ("labels", labels)]:
         run.save_array(name, arr)
@@ -126,7 +126,7 @@ def run_library(cfg: LibraryConfig, run: Run) -> dict:
     ax[1].set_xlabel("learned gain")
     ax[1].set_title(f"gains over {L} patterns (sd {gam.std():.3f})")
     t = dyn.t_ms
-    ax[2].plot(t, Fz[:, 0].T, color="#3366cc", lw=0.5, alpha=0.6)
+    ax[2].plot(t, Fz[..., 0].T, color="#3366cc", lw=0.5, alpha=0.6)
     ax[2].plot(t, Fr.T, color="orange", lw=0.5, alpha=0.6)
     ax[2].set_xlabel("time (ms)")
     ax[2].set_title("trained (blue) vs random gains (orange)")

@@ -110,7 +110,7 @@ def run_primitives(cfg: PrimitivesConfig, run: Run) -> dict:
     m, b = jnp.asarray(lib.readout.m[0]), float(lib.readout.b[0])
     gf, gs = jnp.asarray(lib.gamma_fast), jnp.asarray(lib.gamma_slow)
     z_lib = np.asarray(shape_speed_outputs(dyn, M, jnp.asarray(lib.shapes), gf, gs, jnp.asarray(lib.lam), m, b))
-    lib_err = np.asarray(output_error(z_lib[..., None, :], Y_lib[..., None, :]))      # (Q, S)
+    lib_err = np.asarray(output_error(z_lib[..., None], Y_lib[..., None]))      # (Q, S)
     run.note(f"Library: {Q} shape patterns x {cfg.speeds} speeds, mean error at the trained speeds "
              f"{lib_err.mean():.3f} after {cfg.shape_iterations} Adam iterations.")
 
@@ -144,7 +144,7 @@ def run_primitives(cfg: PrimitivesConfig, run: Run) -> dict:
                                     jnp.asarray(lam_eval), m, b)
             out.append(np.asarray(z))
         z = np.concatenate(out)                                                         # (P, L, T)
-        return np.asarray(output_error(z[..., None, :], Y_eval[..., None, :])), z
+        return np.asarray(output_error(z[..., None], Y_eval[..., None])), z
 
     e_learned, z_learned = evaluate(c_learned)
     e_ls, _ = evaluate(c_ls)

@@ -59,19 +59,19 @@ def run_shape_speed(cfg: ShapeSpeedConfig, run: Run) -> dict:
     rates = np.asarray(dyn.rates_e())                                               # (T, M) at gains 1
     ro = fit_readout(np.tile(rates, (cfg.shapes, 1))[None], Y[:, 0].reshape(-1))   # one readout, fast shapes
     z0 = rates @ ro.m[0] + ro.b[0]                                                 # (T,) every pattern at gains 1
-    e_init = np.asarray(output_error(np.broadcast_to(z0, Y.shape)[..., None, :], Y[..., None, :]))  # (Q, S)
+    e_init = np.asarray(output_error(np.broadcast_to(z0, Y.shape)[..., None], Y[..., None]))  # (Q, S)
     res = train_shape_speed(dyn, labels, Y, ro, iterations=cfg.iterations, learning_rate=cfg.learning_rate,
                             reg=cfg.readout_reg)
     m, b = jnp.asarray(res.readout.m[0]), float(res.readout.b[0])
     args = (dyn, M, jnp.asarray(res.shapes), jnp.asarray(res.gamma_fast), jnp.asarray(res.gamma_slow))
     z_tr = np.asarray(shape_speed_outputs(*args, jnp.asarray(res.lam), m, b))     # (Q, S, T)
-    e_tr = np.asarray(output_error(z_tr[..., None, :], Y[..., None, :]))
+    e_tr = np.asarray(output_error(z_tr[..., None], Y[..., None]))
     lam_eval = np.linspace(1.0, 0.0, cfg.interpolation_points + 2)[1:-1]
     order = np.argsort(res.lam)
     d_eval = np.interp(lam_eval, res.lam[order], durations[order])
     Y_in = np.swapaxes(speed_variants(t, slow, D / d_eval), 0, 1)                  # (Q, L, T)
     z_in = np.asarray(shape_speed_outputs(*args, jnp.asarray(lam_eval), m, b))
-    e_in = np.asarray(output_error(z_in[..., None, :], Y_in[..., None, :]))
+    e_in = np.asarray(output_error(z_in[..., None], Y_in[..., None]))
     for name, arr in [("durations_ms", durations), ("lambda", res.lam), ("shape_gains", res.shapes),
                       ("speed_gains", np.outer(res.lam, res.gamma_fast) + np.outer(1 - res.lam, res.gamma_slow)),
                       ("errors_initial", e_init),

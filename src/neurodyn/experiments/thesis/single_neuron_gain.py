@@ -43,7 +43,7 @@ def run_single_neuron_gain(cfg: SingleNeuronGainConfig, run: Run) -> dict:
     amp = rate_amplitude(dyn)
     _, Y = emg_targets(3, seed=cfg.seed, amplitude=amp)
     readout = fit_readout_on_trials(dyn, Y[0], n_trials=cfg.n_trials, seed=cfg.seed)
-    task = GainTask(dyn, readout, Y[1:, None, :])      # P = 2 problems: targets A and B
+    task = GainTask(dyn, readout, Y[1:, :, None])      # P = 2 problems: targets A and B
     values = np.arange(0.0, cfg.gain_max + 1e-9, cfg.gain_step)
     n, G = cfg.n, values.size
     patterns = np.ones((n, G, n))
@@ -89,9 +89,9 @@ def run_single_neuron_gain(cfg: SingleNeuronGainConfig, run: Run) -> dict:
         i, gv = best[lab]
         g = np.ones(n)
         g[i] = gv
-        ax[3 * k + 2].plot(dyn.t_ms, np.asarray(task.output())[0], "k-", label="gains 1")
+        ax[3 * k + 2].plot(dyn.t_ms, np.asarray(task.output())[..., 0], "k-", label="gains 1")
         ax[3 * k + 2].plot(dyn.t_ms, Y[1 + k], "--", color="purple" if k else "0.4", label=f"target {lab}")
-        ax[3 * k + 2].plot(dyn.t_ms, np.asarray(task.output(g))[0], "--", color="br"[k],
+        ax[3 * k + 2].plot(dyn.t_ms, np.asarray(task.output(g))[..., 0], "--", color="br"[k],
                            label=f"neuron {i} at gain {gv:.1f}")
         ax[3 * k + 2].set_xlabel("time (ms)")
         ax[3 * k + 2].legend(frameon=False, fontsize=7)

@@ -46,7 +46,7 @@ def _interp_errors(dyn, M, res, x0s, t, slow, durations, lam_eval):
     z = manifold_outputs(dyn, jnp.asarray(M), jnp.asarray(res.gamma_fast), jnp.asarray(res.gamma_slow),
                          jnp.asarray(lam_eval), jnp.asarray(x0s), jnp.asarray(res.readout.m[0]),
                          float(res.readout.b[0]))
-    return np.asarray(output_error(z[..., None, :], Y[..., None, :])), np.asarray(z), Y, d_eval
+    return np.asarray(output_error(z[..., None], Y[..., None])), np.asarray(z), Y, d_eval
 
 
 @experiment("speed-manifold", SpeedManifoldConfig,

@@ -69,11 +69,11 @@ def run_speed_multi(cfg: SpeedMultiConfig, run: Run) -> dict:
                                    description=f"m = {m}, session {s}")
         z = manifold_outputs(dyn, M, jnp.asarray(res.gamma_fast), jnp.asarray(res.gamma_slow), jnp.asarray(res.lam),
                              jnp.asarray(x0s), jnp.asarray(res.readout.m[0]), float(res.readout.b[0]))
-        e = np.asarray(output_error(z[..., None, :], jnp.asarray(Y)[..., None, :]))  # (2, m)
+        e = np.asarray(output_error(z[..., None], jnp.asarray(Y)[..., None]))  # (2, m)
         err_fast[m - 1, s], err[m - 1, s] = e[0].mean(), e[1].mean()
         # before training: the slow variants from gains 1 (the fast outputs) with the fitted readout
         z0 = rates @ ro.m[0] + ro.b[0]                                               # (m, T)
-        err_before[m - 1, s] = float(np.mean(np.asarray(output_error(z0[:, None], Y[1][:, None]))))
+        err_before[m - 1, s] = float(np.mean(np.asarray(output_error(z0[..., None], Y[1][..., None]))))
     run.save_array("slow_errors", err)
     run.save_array("slow_errors_before", err_before)
     run.save_array("fast_errors", err_fast)

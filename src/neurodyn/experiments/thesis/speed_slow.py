@@ -92,7 +92,7 @@ def run_speed_slow(cfg: SpeedSlowConfig, run: Run) -> dict:
         bp = train_speed_backprop(dyn, labels, fast[q], slow[q], readout, iterations=cfg.backprop_iterations,
                                   learning_rate=cfg.backprop_lr, reg=cfg.readout_reg,
                                   description=f"backprop, movement {q}")
-        two = GainTask(dyn, bp.readout, np.stack([fast[q], slow[q]])[:, None])
+        two = GainTask(dyn, bp.readout, np.stack([fast[q], slow[q]])[:, :, None])
         e = np.asarray(two.errors(np.stack([np.ones(cfg.n), bp.gains])))  # (2 gains, 2 targets)
         bp_fast.append(e[0, 0])
         bp_slow.append(e[1, 1])
@@ -118,8 +118,8 @@ def run_speed_slow(cfg: SpeedSlowConfig, run: Run) -> dict:
     # figures: example outputs (movement 0), learning curves, eigenvalues before/after
     readout0 = fit_readout_on_trials(dyn, fast[0], n_trials=cfg.n_trials, snr_db=cfg.snr_db, seed=cfg.seed)
     task0 = GainTask(dyn, readout0, slow[0])
-    z_fast = np.asarray(task0.output())[0]
-    z_slow = np.asarray(task0.output(rule_gains[0][0]))[0]
+    z_fast = np.asarray(task0.output())[..., 0]
+    z_slow = np.asarray(task0.output(rule_gains[0][0]))[..., 0]
     fig, ax = new_figure(3)
     ax[0].plot(t, fast[0], color="#3366cc", lw=2, alpha=0.4, label="fast target")
     ax[0].plot(t, slow[0], color="orange", lw=2, alpha=0.4, label="slow target")
