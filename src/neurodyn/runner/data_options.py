@@ -12,7 +12,7 @@ from pydantic import Field
 
 from neurodyn.runner.config import ExperimentConfig
 
-__all__ = ["DataOptions", "EpochOptions", "RateOptions"]
+__all__ = ["DataOptions", "EpochOptions", "HELDOUT_METRICS", "RateOptions"]
 
 
 class DataOptions(ExperimentConfig):
@@ -58,3 +58,16 @@ class EpochOptions(RateOptions):
     bundled_window_ms: list[float] = Field(
         [-400.0, 400.0], min_length=2, max_length=2,
         description="fit window of the bundled M1 data (ms from movement onset; not used with data)")
+
+
+# The held-out metrics every fit of a latent model reports (`neurodyn.models.heldout.score_new_conditions`):
+# their meaning and unit, declared once for the fit experiments' `describe` blocks.
+HELDOUT_METRICS = {
+    "heldout_neuron_r2": ("R^2 of held-out neurons predicted from the latents inferred from the other neurons "
+                          "(never seen in the fit)", "fraction"),
+    "heldout_neuron_r2_baseline": ("R^2 of the same held-out neurons by the baseline predictor", "fraction"),
+    "heldout_neuron_r2_minus_baseline": ("heldout_neuron_r2 minus the baseline's: above 0 when the model predicts "
+                                         "held-out neurons better", "fraction"),
+    "heldout_neuron_r2_minus_baseline_se": ("jackknife standard error over neurons of that difference (a "
+                                            "difference within about 2 SE is a tie)", "fraction"),
+}

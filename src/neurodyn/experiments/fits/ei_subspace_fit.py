@@ -144,6 +144,7 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
 
 # What each metric means and the texts' values (report, `neurodyn reproduce`).
 from neurodyn.runner import describe  # noqa: E402
+from neurodyn.runner.data_options import HELDOUT_METRICS  # noqa: E402
 
 describe(
     "ei-subspace-fit",
@@ -152,13 +153,7 @@ describe(
                                        "prediction (§12)", "fraction"),
         "signal_var_explained_test": ("variance of the held-out conditions explained, initial states and inputs "
                                       "inferred from their data (§12)", "fraction"),
-        "heldout_neuron_r2": ("R^2 of held-out neurons predicted from the latents inferred from the other "
-                              "neurons (never seen in the fit)", "fraction"),
-        "heldout_neuron_r2_baseline": ("R^2 of the same held-out neurons by the baseline predictor", "fraction"),
-        "heldout_neuron_r2_minus_baseline": ("heldout_neuron_r2 minus the baseline's: above 0 when the model "
-                                             "predicts held-out neurons better", "fraction"),
-        "heldout_neuron_r2_minus_baseline_se": ("jackknife standard error over neurons of that difference (a "
-                                                "difference within about 2 SE is a tie)", "fraction"),
+        **HELDOUT_METRICS,
         "self_containment_residual": ("||J W (I - J^+ J)|| / ||J W||: 0 when the task space is self-contained "
                                       "(§10.1)", "ratio"),
         "balance_residual": ("||W 1|| / || |W| 1 ||: 0 for exact E/I balance (§10.1)", "ratio"),

@@ -182,6 +182,7 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
 
 # What each metric means and the texts' values (report, `neurodyn reproduce`).
 from neurodyn.runner import describe  # noqa: E402
+from neurodyn.runner.data_options import HELDOUT_METRICS  # noqa: E402
 
 describe(
     "lds-fit",
@@ -194,13 +195,7 @@ describe(
                                        "noise-free, from its fitted initial state and inputs (§12)", "fraction"),
         "signal_var_explained_test": ("the same for each held-out condition, its initial state and inputs "
                                       "inferred from its data (leave-one-condition-out, §12)", "fraction"),
-        "heldout_neuron_r2": ("R^2 of held-out neurons predicted from the latents inferred from the other "
-                              "neurons (never seen in the fit)", "fraction"),
-        "heldout_neuron_r2_baseline": ("R^2 of the same held-out neurons by the baseline predictor", "fraction"),
-        "heldout_neuron_r2_minus_baseline": ("heldout_neuron_r2 minus the baseline's: above 0 when the model "
-                                             "predicts held-out neurons better", "fraction"),
-        "heldout_neuron_r2_minus_baseline_se": ("jackknife standard error over neurons of that difference (a "
-                                                "difference within about 2 SE is a tie)", "fraction"),
+        **HELDOUT_METRICS,
         "eig_max_abs": ("largest |eigenvalue| of A, per time bin of the data", "per bin"),
         "henrici": ("Henrici departure from normality of A, normalised: 0 normal, 1 maximally non-normal (§9.2)",
                     ""),
