@@ -159,3 +159,20 @@ def test_unstable_network_warns():
         check_stability(net.W, np.ones(20))
     with pytest.raises(ValueError, match="rule"):
         NodePerturbation("hebbian")
+
+
+def test_trial_dynamics_needs_excitatory_neurons_first():
+    """The readout reads the excitatory rates (eq. 3.4): unlabelled networks and E/I labels that do not
+    put the excitatory neurons first are refused instead of guessing "the first N/2"."""
+    import pytest
+
+    from neurodyn import Network
+    from neurodyn.learning import TrialDynamics
+
+    W = 0.1 * np.eye(4)
+    with pytest.raises(ValueError, match="cell_types"):
+        TrialDynamics(Network(W), np.ones(4), np.arange(0.0, 50.0, 10.0))
+    with pytest.raises(ValueError, match="cell_types"):
+        TrialDynamics(Network(W, cell_types=("I", "E", "E", "I"), dale=False), np.ones(4), np.arange(0.0, 50.0, 10.0))
+    ok = TrialDynamics(Network(W, cell_types=("E", "E", "E", "I"), dale=False), np.ones(4), np.arange(0.0, 50.0, 10.0))
+    assert ok.n_excitatory == 3

@@ -137,6 +137,10 @@ class TrialDynamics:
     def __post_init__(self):
         if not isinstance(self.network, Network):
             fail("network", self.network, "a neurodyn.Network", TypeError)
+        exc = self.network.is_excitatory
+        if not exc.any() or not np.array_equal(exc, np.arange(exc.size) < exc.sum()):
+            fail("network.cell_types", self.network.cell_types, "E/I labels with the excitatory neurons first "
+                 "(the readout reads the excitatory rates, eq. 3.4)")
         n = self.network.n
         x0 = finite_array("x0", self.x0)
         if x0.shape != (n,):
@@ -176,8 +180,8 @@ class TrialDynamics:
 
     @property
     def n_excitatory(self) -> int:
-        ne = self.network.n_excitatory
-        return ne if ne else self.network.n // 2
+        """Number of excitatory neurons, the first ``N_E`` of the network (checked in ``__post_init__``)."""
+        return self.network.n_excitatory
 
     @property
     def step_ms(self) -> float:
