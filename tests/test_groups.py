@@ -125,3 +125,17 @@ def test_groups_experiment_quick(tmp_path):
         if name != "neuron_specific":                                   # tied within the c groups
             c = int(name.split("_")[1])
             assert all(np.unique(gs).size <= c for gs in g), name
+
+
+def test_per_target_labels_group_each_target_by_its_own_row(task):
+    """(P, N) labels: row p groups target p in every session (each gain pattern stays tied within the
+    groups of its own target's row, and a row count other than P is refused)."""
+    P = task.targets.shape[0]
+    lab = np.stack([random_groups(N, 2 + p, seed=p) for p in range(P)])          # (P, N)
+    res = learn_group_gains(task, lab, sessions=3, iterations=10, seed=4)
+    for p in range(P):
+        for k in range(2 + p):
+            g = res.gains[p][:, lab[p] == k]                                      # (S, members)
+            assert np.allclose(g, g[:, :1])
+    with pytest.raises(ValueError, match="labels"):
+        learn_group_gains(task, np.zeros((P + 1, N), int), sessions=1, iterations=2)

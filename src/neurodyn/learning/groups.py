@@ -130,7 +130,10 @@ def learn_group_gains(task: GainTask, labels: Int[np.ndarray, "*batch neurons"],
     lab = np.asarray(labels)
     if lab.ndim not in (1, 2, 3) or lab.shape[-1] != N:
         fail("labels", labels, f"group labels of shape (N,), (P, N) or (P, S, N) with N={N}")
-    lab = np.broadcast_to(lab.reshape((1,) * (3 - lab.ndim) + lab.shape), (P, S, N))
+    if lab.ndim == 2 and lab.shape[0] != P:
+        fail("labels", labels, f"(P, N) labels with one row per target (P={P})")
+    lab = lab[None, None] if lab.ndim == 1 else lab[:, None] if lab.ndim == 2 else lab   # (P or 1, S or 1, N)
+    lab = np.broadcast_to(lab, (P, S, N))
     k = int(lab.max()) + 1
     groups = GroupGains(np.stack([membership_matrix(row, k) for row in lab.reshape(P * S, N)]))  # (B, N, n)
     check_stability(task.dynamics.network.W, np.ones(N))
