@@ -11,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from neurodyn.analysis import signal_variance_explained
 from neurodyn.models import LDS, LDSParams, NotFittedError, kalman_filter, kalman_smoother, load_model
 from neurodyn.models.heldout import co_smoothing, forward_prediction, heldout_neuron_split, initial_state_heldout
-from neurodyn.models.lds import epoch_inputs, grid_search_lds, bootstrap_eigenvalues, eigenvalue_density
+from neurodyn.models.lds import (bootstrap_eigenvalues, cross_validated_co_smoothing, eigenvalue_density, epoch_inputs,
+                                 grid_search_lds, latent_grid)
 from neurodyn.models.lds.em import em_step
 
 
@@ -293,6 +294,41 @@ def test_grid_search_and_bootstrap_small():
     assert eigs.shape == (2, 4) and np.all(np.abs(eigs) < 1.05)
     H, xe, ye = eigenvalue_density(eigs, bins=20)
     assert np.sum(H) * (xe[1] - xe[0]) * (ye[1] - ye[0]) == pytest.approx(1.0)
+
+
+def test_latent_grid_caps_K_at_a_quarter_of_the_neurons():
+    assert latent_grid(141) == [1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32]
+    assert latent_grid(20) == [1, 2, 3, 4]                  # 20 // 4 = 5
+    assert latent_grid(3) == [1]
+    assert latent_grid(1000, max_K=10) == [1, 2, 3, 4, 6, 8, 10]
+
+
+def test_nested_selection_never_sees_the_scored_conditions(monkeypatch):
+    # With select_K, each condition fold chooses K by grid search on its own training conditions only: the
+    # data handed to every selection are exactly that fold's training conditions, and the chosen K equals
+    # an independent grid search on them (the data come from a K = 4 system, so 4 beats 1).
+    import neurodyn.models.lds.selection as sel
+
+    Y, _ = _simulate_system(seed=5, n_cond=6, T=30, N=12, transition=10, noise=0.3)
+    folds = np.arange(6) % 3
+    seen, real = [], sel.grid_search_lds
+
+    def spy(X, *a, **k):
+        seen.append(np.array(X))
+        return real(X, *a, **k)
+
+    monkeypatch.setattr(sel, "grid_search_lds", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cv = cross_validated_co_smoothing(LDS(1, 10, max_iter=15), Y, 3, baseline=False, select_K=[1, 4],
+                                          select_folds=2)
+        monkeypatch.setattr(sel, "grid_search_lds", real)
+        direct = [real(Y[folds != f], [1, 4], [10], n_folds=2, max_iter=15)["best_K"] for f in range(3)]
+    assert len(seen) == 3
+    for f in range(3):
+        np.testing.assert_array_equal(seen[f], Y[folds != f])
+    assert cv["fold_K"] == direct == [4, 4, 4]
+    assert [m.n_latents for m in cv["models"]] == cv["fold_K"]
 
 
 def test_epoch_inputs_layout():

@@ -113,6 +113,33 @@ def test_fit_ei_subspace_on_normalised_npz(npz_file, tmp_path):
     assert (s["t_min_ms"], s["t_max_ms"], s["soft_norm"], s["transition_bin"]) == (-40.0, 550.0, None, None)
 
 
+def test_fit_ei_subspace_chooses_K_on_the_training_conditions(npz_file, tmp_path):
+    # n_latents = auto (the default): K comes from the LDS grid search on the training conditions only
+    # (every 4th from 1 is held out); an independent search on them must agree. The recording has 3
+    # latent signals (cosine, sine, ramp), and K = 3 wins over 1 and 6.
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from neurodyn.models.lds import grid_search_lds, latent_grid
+
+    out = tmp_path / "ei_auto"
+    res = runner.invoke(app, ["fit", "ei-subspace", "--data", str(npz_file), "--out", str(out), "--quiet",
+                              "--set", "n_units=40", "--set", "max_iter=1", "--set", "lds_iter=4",
+                              "--set", "w_iter=5", "--set", "grid_K=[1, 3, 6]"])
+    assert res.exit_code == 0, res.output
+    train = np.arange(C) % 4 != 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        direct = grid_search_lds(_recording()[train], [1, 3, 6], [None], n_folds=4, max_iter=4)
+    K = json.loads((out / "metrics.json").read_text())["n_latents"]
+    assert K == direct["best_K"] == 3
+    assert f"K = {K} chosen from [1, 3, 6]" in (out / "report.html").read_text()
+    assert latent_grid(N) == [1, 2, 3, 4, 6, 8, 10, 12]
+    with np.load(out / "arrays.npz") as z:
+        np.testing.assert_allclose(z["grid_heldout_neuron_r2"], direct["heldout_neuron_r2"][:, 0])
+
+
 def test_nwb_loads_as_8_conditions_aligned_to_go_cue_and_to_start(nwb_file):
     path, spikes, trials = nwb_file
     d = load(path)

@@ -3,8 +3,7 @@
 On the bundled CC0 macaque M1 center-out recordings (8 reach directions, 141 units):
 
 1. **Recordings**: trial-averaged rates and their task activity space (PCA, seed 001 §6).
-2. **Latent LDS** (seed 001 §9, seed 000): fitted by EM with hold/go inputs; held-out conditions
-   predicted forward from inferred initial states (§12); eigenvalues, Henrici non-normality.
+2. **Latent LDS** (seed 001 §9, seed 000): fitted by EM with hold/go inputs; eigenvalues, Henrici.
 3. **Self-contained E/I subspace network** (seed 001 §10): a balanced Dale network whose K-dimensional
    task-dynamics space is self-contained, fitted to the same recordings; Dale violations and constraint
    residuals.
@@ -21,18 +20,21 @@ The held-out scores are co-smoothing of held-out reach directions (`neurodyn.mod
 neuron of a direction that no fit has seen is predicted from the other neurons, against ridge
 regression on the top-K principal components of the held-in neurons (the baseline).
 
-Measured on 2 CPU cores (seed 0): 1.5-2.5 minutes in all. LDS (K = 5) 59% training signal variance,
-held-out co-smoothing R^2 0.50 (baseline 0.50); E/I network (N = 600, K = 6) 64% / 0.51 (0.51), 0
-Dale violations; optogenetic response 1/e in about 20 ms, task-dynamics projection 0.095 at chance
-0.10; SOC alpha 11.1 -> 0.149 in 298 iterations (5 s) with the default step schedule; gain learning
-4.82 -> 0.19 (mean of 4 sessions after 6,000 iterations; each below 0.25). ``--quick`` shrinks every
-part (a 50-neuron SOC, 2 sessions of 5,000 iterations) and runs in under a minute.
+Measured on 2 CPU cores (seed 0), idle: about 2.5 minutes. K = 10 for both models, chosen on the 6
+training directions (`latent_grid`, 4 condition folds). LDS: held-out R^2 0.608 against the baseline's
+0.596 (+0.012 +- 0.011); an eigenvalue of modulus 1.056 per bin makes its noise-free forward prediction
+diverge (-311%, as the report says). E/I network (N = 600, spectral radius bounded by 0.99): 76% train,
+held-out 0.605 against 0.596 (+0.009 +- 0.011), 0 Dale violations; optogenetic response 1/e in about
+30 ms, task-dynamics projection 0.14 at chance 0.13; SOC alpha 11.1 -> 0.149 in 298 iterations (5 s);
+gain learning 4.82 -> 0.19 (mean of 4 sessions of 6,000 iterations). ``--quick`` (K = 5 and 4, a
+50-neuron SOC, 2 sessions of 5,000 iterations) runs in under a minute.
 """
 
 from __future__ import annotations
 
 import time
 from types import SimpleNamespace
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -48,10 +50,12 @@ class DemoConfig(ExperimentConfig):
     t_min_ms: float = Field(-400.0, description="first M1 time bin used (ms from movement onset)")
     t_max_ms: float = Field(400.0, description="last M1 time bin used (ms)")
     transition_ms: float = Field(-150.0, description="hold->go input transition of the LDS / E/I models (ms)")
-    lds_latents: int = Field(5, ge=1, description="latent dimension of the LDS")
+    lds_latents: int | Literal["auto"] = Field("auto", description="latent dimension of the LDS (auto: chosen "
+                                               "on the training directions by `select_latent_dimension`)")
     lds_iter: int = Field(100, ge=1, description="EM iterations of the LDS")
     ei_units: int = Field(600, ge=20, description="units N of the E/I subspace network")
-    ei_latents: int = Field(6, ge=1, description="task-dynamics dimension K (seed 001: N/100)")
+    ei_latents: int | Literal["auto"] = Field("auto", description="task-dynamics dimension K (auto: the LDS's "
+                                              "chosen K; seed 001: N/100)")
     ei_iter: int = Field(12, ge=1, description="EM iterations of the E/I network fit")
     ei_w_iter: int = Field(150, ge=1, description="projected-gradient steps per W update")
     stim_amplitude: float = Field(0.05, gt=0, description="optogenetic amplitude gamma (§11)")
@@ -109,13 +113,23 @@ def _heldout_panel(ax, t_ms, Y_test, cv, title):
     ax.plot(t_ms, cv["prediction"][0, :, n], "C3--", lw=1.2, label=f"model (R² {cv['heldout_neuron_r2']:.2f})")
     ax.plot(t_ms, cv["prediction_baseline"][0, :, n], "C0:", lw=1.2,
             label=f"PCA ridge (R² {cv['heldout_neuron_r2_baseline']:.2f})")
-    ax.set_xlabel("time from movement onset (ms)")
-    ax.set_ylabel("soft-normalised rate")
-    ax.set_title(title)
+    ax.set(xlabel="time from movement onset (ms)", ylabel="soft-normalised rate", title=title)
     ax.legend(frameon=False, fontsize=7)
 
 
-def _lds(cfg, run: Run, data, Y, out: dict):
+def _choose_K(cfg, run: Run, data, Y, state) -> int:
+    """K chosen once on the training directions (held-out directions never seen)."""
+    if getattr(state, "K", None) is None:
+        from neurodyn.models.lds import select_latent_dimension
+        sel = select_latent_dimension(Y[np.arange(Y.shape[0]) % 4 != 1], transition_bin(data.t_ms, cfg.transition_ms),
+                                      max_iter=min(cfg.lds_iter, 100), seed=cfg.seed)
+        state.K = sel["best_K"]
+        run.table("K chosen on the training directions: co-smoothing R² of held-out neurons (LDS, condition folds)",
+                  ["K", "R²"], [[k, f"{v:.4g}"] for k, v in zip(sel["K_grid"], sel["heldout_neuron_r2"])])
+    return state.K
+
+
+def _lds(cfg, run: Run, data, Y, out: dict, K: int):
     from neurodyn.analysis import signal_variance_explained
     from neurodyn.models.heldout import score_new_conditions
     from neurodyn.models.lds import LDS
@@ -123,7 +137,7 @@ def _lds(cfg, run: Run, data, Y, out: dict):
     C = Y.shape[0]
     tb = transition_bin(data.t_ms, cfg.transition_ms)
     test = np.arange(C) % 4 == 1
-    model = LDS(cfg.lds_latents, transition=tb, max_iter=cfg.lds_iter).fit(Y[~test])
+    model = LDS(K, transition=tb, max_iter=cfg.lds_iter).fit(Y[~test])
     model.save(run.out / "lds_model.npz")
     sve_train = signal_variance_explained(Y[~test], model.predict())
     cv = score_new_conditions(model, Y[~test], Y[test], seed=cfg.seed)
@@ -133,7 +147,7 @@ def _lds(cfg, run: Run, data, Y, out: dict):
     ax[0].plot(np.cos(th), np.sin(th), color="0.7", lw=0.8)
     plot_spectrum(ax[0], lam, s=25)
     ax[0].set_aspect("equal")
-    ax[0].set_title(f"LDS dynamics eigenvalues (K={cfg.lds_latents})")
+    ax[0].set_title(f"LDS dynamics eigenvalues (K={K})")
     ax[1].plot(model.loglik_, "k.-")
     ax[1].set_xlabel("EM iteration")
     ax[1].set_ylabel("log-likelihood (nats)")
@@ -142,15 +156,17 @@ def _lds(cfg, run: Run, data, Y, out: dict):
     run.save_figure(fig, "2_lds", "Latent LDS fit by EM (seed 001 §9): eigenvalues, likelihood, and a neuron of a "
                                   "held-out reach direction predicted from the other neurons (co-smoothing), "
                                   "against ridge regression on the top-K PCs")
-    out.update(lds_K=cfg.lds_latents, lds_signal_var_explained_train=float(sve_train),
+    out.update(lds_K=K, lds_signal_var_explained_train=float(sve_train),
                lds_heldout_neuron_r2=float(cv["heldout_neuron_r2"]),
                lds_heldout_neuron_r2_baseline=float(cv["heldout_neuron_r2_baseline"]),
+               lds_heldout_neuron_r2_minus_baseline=float(cv["heldout_neuron_r2_minus_baseline"]),
+               lds_heldout_neuron_r2_minus_baseline_se=float(cv["heldout_neuron_r2_minus_baseline_se"]),
                lds_eig_max_abs=float(np.max(np.abs(lam))), lds_henrici=float(henrici(model.A_)),
                lds_em_converged=model.stop_reason_ == "converged")
     return model
 
 
-def _ei_subspace(cfg, run: Run, data, Y, out: dict):
+def _ei_subspace(cfg, run: Run, data, Y, out: dict, K: int):
     from neurodyn.analysis import signal_variance_explained
     from neurodyn.models.ei_subspace import EISubspaceNetwork
     from neurodyn.models.heldout import score_new_conditions
@@ -158,7 +174,7 @@ def _ei_subspace(cfg, run: Run, data, Y, out: dict):
     C = Y.shape[0]
     tb = transition_bin(data.t_ms, cfg.transition_ms)
     test = np.arange(C) % 4 == 1
-    model = EISubspaceNetwork(cfg.ei_units, cfg.ei_latents, tb, max_iter=cfg.ei_iter, w_iter=cfg.ei_w_iter,
+    model = EISubspaceNetwork(cfg.ei_units, K, tb, max_iter=cfg.ei_iter, w_iter=cfg.ei_w_iter,
                               seed=cfg.seed, dt_ms=float(np.median(np.diff(data.t_ms)))).fit(Y[~test])
     model.save(run.out / "ei_model.npz")
     sve_train = signal_variance_explained(Y[~test], model.predict())
@@ -169,16 +185,18 @@ def _ei_subspace(cfg, run: Run, data, Y, out: dict):
     ax[0].plot(np.cos(th), np.sin(th), color="0.7", lw=0.8)
     plot_spectrum(ax[0], lam, s=25, label="A = J W J⁺")
     ax[0].set_aspect("equal")
-    ax[0].set_title(f"task dynamics (K={cfg.ei_latents})")
+    ax[0].set_title(f"task dynamics (K={K})")
     plot_spectrum(ax[1], np.linalg.eigvals(model.W_), s=3)
     ax[1].set_title(f"spectrum of the Dale W (N={cfg.ei_units})")
     _heldout_panel(ax[2], data.t_ms, Y[test], cv, "held-out direction, neuron predicted\nfrom the others")
     run.save_figure(fig, "3_ei_subspace", "Balanced Dale E/I network with a self-contained task-dynamics "
                                           "space, fitted to the M1 recordings (seed 001 §10); co-smoothing of a "
                                           "held-out reach direction")
-    out.update(ei_N=cfg.ei_units, ei_K=cfg.ei_latents, ei_signal_var_explained_train=float(sve_train),
+    out.update(ei_N=cfg.ei_units, ei_K=K, ei_signal_var_explained_train=float(sve_train),
                ei_heldout_neuron_r2=float(cv["heldout_neuron_r2"]),
                ei_heldout_neuron_r2_baseline=float(cv["heldout_neuron_r2_baseline"]),
+               ei_heldout_neuron_r2_minus_baseline=float(cv["heldout_neuron_r2_minus_baseline"]),
+               ei_heldout_neuron_r2_minus_baseline_se=float(cv["heldout_neuron_r2_minus_baseline_se"]),
                ei_self_containment_residual=float(model.self_containment_residual()),
                ei_balance_residual=float(model.balance_residual()),
                ei_dale_violations=int(model.dale_violations()), ei_eig_max_abs=float(np.max(np.abs(lam))))
@@ -316,7 +334,7 @@ def _gain_learning(cfg, run: Run, net, out: dict):
             "The flagship demonstration on the bundled M1 recordings: LDS and self-contained E/I network fits, "
             "optogenetic stimulation of the fitted network, a stability-optimised circuit and a movement "
             "learned by gain modulation.",
-            quick={"lds_iter": 20, "ei_units": 200, "ei_latents": 4, "ei_iter": 3, "ei_w_iter": 50,
+            quick={"lds_iter": 20, "lds_latents": 5, "ei_units": 200, "ei_latents": 4, "ei_iter": 3, "ei_w_iter": 50,
                    "n_stim": 3, "soc_n": 50, "soc_target": 0.3, "sessions": 2, "iterations": 5000,
                    "t_min_ms": -400.0, "t_max_ms": 300.0})
 def run_demo(cfg: DemoConfig, run: Run) -> dict:
@@ -328,9 +346,11 @@ def run_demo(cfg: DemoConfig, run: Run) -> dict:
         if name == "recordings":
             state.data, state.Y = _recordings(cfg, run, out)
         elif name == "LDS":
-            _lds(cfg, run, state.data, state.Y, out)
+            K = cfg.lds_latents if cfg.lds_latents != "auto" else _choose_K(cfg, run, state.data, state.Y, state)
+            _lds(cfg, run, state.data, state.Y, out, int(K))
         elif name == "E/I subspace network":
-            state.ei, _ = _ei_subspace(cfg, run, state.data, state.Y, out)
+            K = cfg.ei_latents if cfg.ei_latents != "auto" else _choose_K(cfg, run, state.data, state.Y, state)
+            state.ei, _ = _ei_subspace(cfg, run, state.data, state.Y, out, int(K))
         elif name == "optogenetic stimulation":
             _optogenetic(cfg, run, state.data, state.ei, out)
         elif name == "SOC":
@@ -341,13 +361,17 @@ def run_demo(cfg: DemoConfig, run: Run) -> dict:
     run.note(f"Recordings: {out['data_conditions']} reach directions x {out['data_time_bins']} bins x "
              f"{out['data_neurons']} units; 95% of their variance lies in {out['data_task_space_dim']} dimensions.")
     run.note(f"LDS (K={out['lds_K']}): {out['lds_signal_var_explained_train']:.0%} of the training conditions' "
-             f"variance explained forward from their initial states. On held-out reach directions, each neuron "
-             f"predicted from the others (co-smoothing, never seen in the fit) reaches R² "
-             f"{out['lds_heldout_neuron_r2']:.2f}, against {out['lds_heldout_neuron_r2_baseline']:.2f} for ridge "
-             f"regression on the top-{out['lds_K']} PCs.")
-    run.note(f"E/I network (N={out['ei_N']}, K={out['ei_K']}): {out['ei_signal_var_explained_train']:.0%} train; "
-             f"held-out co-smoothing R² {out['ei_heldout_neuron_r2']:.2f} (baseline "
-             f"{out['ei_heldout_neuron_r2_baseline']:.2f}), with {out['ei_dale_violations']} Dale "
+             f"variance explained forward from their initial states (max |eigenvalue| {out['lds_eig_max_abs']:.3f} "
+             f"per bin{': above 1, so the noise-free forward prediction grows' if out['lds_eig_max_abs'] > 1 else ''})."
+             f" On held-out reach directions, each neuron predicted from the others (co-smoothing, never seen in the "
+             f"fit) reaches R² {out['lds_heldout_neuron_r2']:.3f}, against {out['lds_heldout_neuron_r2_baseline']:.3f} "
+             f"for ridge regression on the top-{out['lds_K']} PCs (difference "
+             f"{out['lds_heldout_neuron_r2_minus_baseline']:+.3f} ± {out['lds_heldout_neuron_r2_minus_baseline_se']:.3f}).")
+    run.note(f"E/I network (N={out['ei_N']}, K={out['ei_K']}, spectral radius bounded by 0.99): "
+             f"{out['ei_signal_var_explained_train']:.0%} train; "
+             f"held-out co-smoothing R² {out['ei_heldout_neuron_r2']:.3f} (baseline "
+             f"{out['ei_heldout_neuron_r2_baseline']:.3f}, difference {out['ei_heldout_neuron_r2_minus_baseline']:+.3f} "
+             f"± {out['ei_heldout_neuron_r2_minus_baseline_se']:.3f}), with {out['ei_dale_violations']} Dale "
              f"violations and self-containment residual {out['ei_self_containment_residual']:.1e}.")
     run.note(f"SOC: α(W) from {out['soc_alpha_initial']:.1f} to {out['soc_alpha_final']:.3f} in "
              f"{out['soc_iterations']} iterations; its preferred initial condition evokes "
@@ -374,6 +398,9 @@ describe(
                                            "prediction (seed 001 §12)", "fraction"),
         "lds_heldout_neuron_r2": ("co-smoothing R^2: each neuron of held-out directions predicted from the other "
                                   "neurons by the LDS (never seen in the fit)", "fraction"),
+        "lds_heldout_neuron_r2_minus_baseline": ("lds_heldout_neuron_r2 minus its baseline's (above 0: the LDS "
+                                                 "predicts held-out neurons better)", "fraction"),
+        "lds_heldout_neuron_r2_minus_baseline_se": ("jackknife standard error of that difference", "fraction"),
         "lds_heldout_neuron_r2_baseline": ("the same neurons predicted by ridge regression on the top-K PCs of the "
                                            "held-in neurons", "fraction"),
         "lds_eig_max_abs": ("largest |eigenvalue| of the LDS dynamics, per 10-ms bin", "per bin"),
@@ -384,6 +411,9 @@ describe(
         "ei_signal_var_explained_train": ("variance of the training directions explained (seed 001 §12)",
                                           "fraction"),
         "ei_heldout_neuron_r2": ("co-smoothing R^2 of held-out directions by the E/I network", "fraction"),
+        "ei_heldout_neuron_r2_minus_baseline": ("ei_heldout_neuron_r2 minus its baseline's (above 0: the E/I "
+                                                "network predicts held-out neurons better)", "fraction"),
+        "ei_heldout_neuron_r2_minus_baseline_se": ("jackknife standard error of that difference", "fraction"),
         "ei_heldout_neuron_r2_baseline": ("the same neurons by the PCA-ridge baseline", "fraction"),
         "ei_self_containment_residual": ("||J W (I - J^+ J)|| / ||J W|| (seed 001 §10.1)", "ratio"),
         "ei_balance_residual": ("||W 1|| / || |W| 1 || (seed 001 §10.1)", "ratio"),

@@ -41,11 +41,14 @@ from neurodyn.models.lds.selection import (
     cross_validated_co_smoothing,
     eigenvalue_density,
     grid_search_lds,
+    latent_grid,
+    select_latent_dimension,
 )
 
 __all__ = ["LDS", "ConditionDesign", "FilterResult", "LDSParams", "LatentLDSEstimator", "SmootherResult",
            "bootstrap_eigenvalues", "check_latent_data", "condition_design", "condition_folds",
            "cross_validated_co_smoothing", "data_stats", "eigenvalue_density", "em_step", "em_stop_reason",
-           "emission_update", "emission_update_jit", "epoch_inputs", "epochs", "grid_search_lds", "initial_state_update",
+           "emission_update", "emission_update_jit", "epoch_inputs", "epochs", "grid_search_lds", "latent_grid",
+           "select_latent_dimension", "initial_state_update",
            "input_groups", "kalman_filter", "kalman_filter_batch", "kalman_smoother", "kalman_smoother_batch",
            "signal_variance_explained", "symmetrize", "warn_stop"]

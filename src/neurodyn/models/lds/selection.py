@@ -24,7 +24,23 @@ from neurodyn.progress import progress
 from neurodyn.validation import fail, finite_array, positive, positive_int
 
 __all__ = ["bootstrap_eigenvalues", "condition_folds", "cross_validated_co_smoothing", "eigenvalue_density",
-           "grid_search_lds"]
+           "grid_search_lds", "latent_grid", "select_latent_dimension"]
+
+_K_CANDIDATES = (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32)
+
+
+def latent_grid(n_neurons: int, *, max_K: int = 32) -> list[int]:
+    """Default candidates for the latent dimension K of a recording of ``n_neurons`` neurons.
+
+    The grid is roughly geometric (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32: finer where the
+    co-smoothing score changes fastest) and capped at ``min(max_K, n_neurons // 4)``: co-smoothing infers
+    the K latents from the 80% of neurons held in, and a K near the number of neurons leaves the emission
+    matrix unidentifiable from them. The texts fix K for their data (seed 001 §10: K = N/100 of a
+    2000-unit network); a user's recording chooses its own from this grid by `grid_search_lds`.
+    """
+    n = positive_int("n_neurons", n_neurons, 2)
+    cap = max(1, min(positive_int("max_K", max_K), n // 4))
+    return [k for k in _K_CANDIDATES if k <= cap] or [1]
 
 
 def condition_folds(n: int, n_folds: int) -> Int[np.ndarray, "conditions"]:
@@ -34,7 +50,9 @@ def condition_folds(n: int, n_folds: int) -> Int[np.ndarray, "conditions"]:
 
 def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions time neurons"], n_folds: int, *,
                                  seed: int = 0, n_neuron_folds: int = 5,
-                                 baseline: bool = True, groups=None) -> dict:
+                                 baseline: bool = True, groups=None, select_K: Sequence[int] | None = None,
+                                 select_transition: Sequence[int | None] | None = None,
+                                 select_folds: int = 4) -> dict:
     """Protocol (b) of `neurodyn.models.heldout` over condition folds and neuron folds: every condition and
     every neuron is held out once.
 
@@ -46,6 +64,13 @@ def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions tim
     has its hold/go inputs inferred. With ``baseline``, the same neurons are also predicted by
     `pca_ridge_baseline` with K = the estimator's latent dimension, fitted on the same training
     conditions. Scores are pooled over all conditions and neurons (`r2_score`).
+
+    Nested selection: with ``select_K`` (and/or ``select_transition``), each condition fold first chooses
+    the LDS's K (and transition bin) by `grid_search_lds` on its own training conditions only
+    (``select_folds`` inner condition folds) and fits ``clone(estimator).set_params(n_latents=K,
+    transition=...)``, so that the hyper-parameters of a score never saw the conditions it scores
+    (a K chosen on all conditions and then cross-validated on the same ones is optimistically biased).
+    The chosen values are returned per fold as ``fold_K`` / ``fold_transition``.
 
     Returns ``heldout_neuron_r2``, ``heldout_neuron_r2_baseline`` (None without baseline),
     ``heldout_neuron_r2_minus_baseline`` and its jackknife standard error over neurons
@@ -65,10 +90,22 @@ def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions tim
         fail("groups", groups, f"one input-group label per condition ({nc})")
     pred = np.empty(X.shape)
     pred_b = np.empty(X.shape)
-    models = []
+    models, fold_K, fold_tr = [], [], []
+    nested = bool(select_K) or bool(select_transition)
     for f in range(n_folds):
         te = folds == f
-        m = clone(estimator).fit(X[~te], None if labels is None else labels[~te])
+        est = clone(estimator)
+        if nested:
+            par = est.get_params()
+            tr_grid = list(select_transition) if select_transition else [par["transition"]]
+            res = grid_search_lds(X[~te], list(select_K) if select_K else [par["n_latents"]], tr_grid,
+                                  n_folds=min(positive_int("select_folds", select_folds, 2), int((~te).sum())),
+                                  groups=None if labels is None else labels[~te],
+                                  max_iter=min(int(par.get("max_iter", 100)), 100), seed=seed)
+            est.set_params(n_latents=res["best_K"], transition=res["best_transition"])
+            fold_K.append(res["best_K"])
+            fold_tr.append(res["best_transition"])
+        m = est.fit(X[~te], None if labels is None else labels[~te])
         models.append(m)
         idx = np.flatnonzero(te)
         known = np.zeros(idx.size, bool) if labels is None else np.isin(labels[idx], labels[~te])
@@ -90,7 +127,8 @@ def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions tim
             "fold_r2_baseline": np.array([r2_score(X[:, :, o], pred_b[:, :, o]) for o in nfolds]) if baseline
             else None,
             "prediction": pred, "prediction_baseline": pred_b if baseline else None,
-            "neuron_folds": nfolds, "models": models}
+            "neuron_folds": nfolds, "models": models,
+            "fold_K": fold_K if nested else None, "fold_transition": fold_tr if nested else None}
 
 
 def grid_search_lds(X: Float[np.ndarray, "conditions time neurons"], K_grid: Sequence[int],
@@ -139,6 +177,22 @@ def grid_search_lds(X: Float[np.ndarray, "conditions time neurons"], K_grid: Seq
     i, j = np.unravel_index(int(best), grid.shape)
     key = "val_mse" if X_val is not None else "heldout_neuron_r2"
     return {key: grid, "best_K": int(K_grid[i]), "best_transition": transition_grid[j]}
+
+
+def select_latent_dimension(X: Float[np.ndarray, "conditions time neurons"], transition: int | None = None, *,
+                            K_grid: Sequence[int] | None = None, n_folds: int = 4, groups=None,
+                            max_iter: int = 100, seed: int = 0) -> dict:
+    """K for a model of the conditions ``X`` (give it training conditions only): `grid_search_lds` over
+    ``K_grid`` (default `latent_grid` of the number of neurons) with the transition bin fixed, over
+    ``min(n_folds, conditions)`` condition folds. Returns ``best_K``, ``K_grid`` and its co-smoothing
+    ``heldout_neuron_r2`` per K (1-D)."""
+    X = check_rates(X, "X", min_times=3)
+    Ks = latent_grid(X.shape[2]) if K_grid is None else [positive_int("K_grid", k) for k in K_grid]
+    if not Ks:
+        fail("K_grid", K_grid, "at least one latent dimension to search")
+    res = grid_search_lds(X, Ks, [transition], n_folds=min(positive_int("n_folds", n_folds, 2), X.shape[0]),
+                          groups=groups, max_iter=max_iter, seed=seed)
+    return {"best_K": int(res["best_K"]), "K_grid": list(Ks), "heldout_neuron_r2": res["heldout_neuron_r2"][:, 0]}
 
 
 def bootstrap_eigenvalues(trials: Sequence[Float[np.ndarray, "trials time neurons"]], n_latents: int,
