@@ -96,7 +96,11 @@ def run_ei_subspace_fit(cfg: EISubspaceFitConfig, run: Run) -> dict:
     if test.all() or not test.any():
         raise ValueError(f"test_every={cfg.test_every}: expected a split leaving train and test conditions "
                          f"(data has {C} conditions)")
-    if cfg.n_latents == "auto":
+    if cfg.n_latents == "auto" and (~test).sum() < 2:
+        K = max(1, min(cfg.n_units // 100, D))
+        run.note(f"{int((~test).sum())} training condition: too few to choose K over condition folds, so K = "
+                 f"N/100 = {K} (seed 001 §10).")
+    elif cfg.n_latents == "auto":
         # K from the training conditions only: the held-out conditions never inform the model's size
         sel = select_latent_dimension(Y[~test], tb, K_grid=None if cfg.grid_K == "auto" else cfg.grid_K,
                                       n_folds=cfg.grid_folds, max_iter=min(cfg.lds_iter, 100), seed=cfg.seed)

@@ -100,6 +100,9 @@ def run_lds_fit(cfg: LDSFitConfig, run: Run) -> dict:
         raise ValueError(f"data={cfg.data!r}: expected at least 3 neurons for co-smoothing; found {N}")
     K, tr_ms = cfg.n_latents, prep.transition_ms
     grid_K = latent_grid(N) if cfg.grid_K == "auto" else cfg.grid_K
+    if cfg.grid_K == "auto" and C < 3:
+        grid_K = []
+        run.note(f"{C} conditions: too few to choose K inside each left-out fold, so K = n_latents = {K}.")
     tr_grid = None
     if grid_K or cfg.grid_transition_ms:
         Ks = grid_K or [cfg.n_latents]

@@ -96,6 +96,9 @@ def cross_validated_co_smoothing(estimator, X: Float[np.ndarray, "conditions tim
         te = folds == f
         est = clone(estimator)
         if nested:
+            if (~te).sum() < 2:
+                fail("select_K", select_K, f"at least 2 training conditions per fold for nested selection "
+                     f"({nc} conditions in {n_folds} folds leave {int((~te).sum())})")
             par = est.get_params()
             tr_grid = list(select_transition) if select_transition else [par["transition"]]
             res = grid_search_lds(X[~te], list(select_K) if select_K else [par["n_latents"]], tr_grid,
@@ -187,6 +190,8 @@ def select_latent_dimension(X: Float[np.ndarray, "conditions time neurons"], tra
     ``min(n_folds, conditions)`` condition folds. Returns ``best_K``, ``K_grid`` and its co-smoothing
     ``heldout_neuron_r2`` per K (1-D)."""
     X = check_rates(X, "X", min_times=3)
+    if X.shape[0] < 2:
+        fail("X", X, "at least 2 conditions to choose K over condition folds (or fix K)")
     Ks = latent_grid(X.shape[2]) if K_grid is None else [positive_int("K_grid", k) for k in K_grid]
     if not Ks:
         fail("K_grid", K_grid, "at least one latent dimension to search")
