@@ -280,6 +280,22 @@ def test_initial_state_protocol_infers_only_the_initial_state():
     assert forward_prediction(m, y, 25, groups=[1]).score > 1 - 1e-9
 
 
+def test_inference_without_likelihood_combines_the_unit_passes_exactly(noisy_system):
+    # Posterior means are affine in (m0, input vectors) with the covariances fixed, so the means at the ML
+    # solution built from the passes at 0 and at the unit vectors equal one more smoother pass at it.
+    from neurodyn.models.heldout import infer_initial_and_inputs
+    from neurodyn.models.lds.conditions import epochs
+
+    Y, m, _ = noisy_system
+    p, kappa = m.latent_params(), epochs(Y.shape[1], 15)
+    full = infer_initial_and_inputs(p, Y[8:], None, kappa)
+    fast = infer_initial_and_inputs(p, Y[8:], None, kappa, loglik=False)
+    np.testing.assert_allclose(fast.means, full.means, rtol=0, atol=1e-10 * np.abs(full.means).max())
+    np.testing.assert_allclose(fast.drive, full.drive, rtol=0, atol=1e-10 * np.abs(full.drive).max())
+    np.testing.assert_allclose(fast.m0, full.m0, rtol=1e-10)
+    assert np.isnan(fast.loglik).all() and np.isfinite(full.loglik).all()
+
+
 def test_grid_search_and_bootstrap_small():
     # The data come from a K = 4 system: held-out error must prefer K = 4 over K = 2.
     Y, _ = _simulate_system(seed=4)

@@ -125,7 +125,7 @@ def _rows(params: LDSParams, rows) -> LDSParams:
 def infer_initial_and_inputs(params: LDSParams, Y: Float[np.ndarray, "conditions time neurons"],
                              drive: Float[np.ndarray, "conditions time latents"] | None = None,
                              kappa: Int[np.ndarray, "time"] | None = None, *, free_inputs: bool = True,
-                             free_m0: bool = True) -> InferredStates:
+                             free_m0: bool = True, loglik: bool = True) -> InferredStates:
     """Maximum-likelihood ``m0`` and per-epoch input vectors of each sequence, other parameters fixed.
 
     Args:
@@ -135,8 +135,12 @@ def infer_initial_and_inputs(params: LDSParams, Y: Float[np.ndarray, "conditions
         kappa: ``(T,)`` epoch of each bin (None: one epoch).
         free_inputs: infer one input vector per epoch occurring at ``t >= 1`` (added to ``drive``).
         free_m0: infer the initial mean (else ``params.m0`` is kept).
+        loglik: also return ``log p(y | theta*)`` (one more smoother pass). Without it the posterior means at
+            ``theta*`` are the affine combination ``E[x | y; 0] + sum_j theta*_j (E[x | y; e_j] - E[x | y; 0])``
+            of the passes already made (exact: the covariances do not depend on theta) and ``loglik`` is NaN.
 
-    The solve is exact (module docstring): the stationarity conditions are affine in the unknowns.
+    The solve is exact (module docstring): the stationarity conditions are affine in the unknowns. Each
+    sequence is smoothed in its own call, so the compiled shape does not depend on the number of sequences.
     """
     Y = np.asarray(Y, float)
     nb, T, _ = Y.shape
@@ -162,11 +166,13 @@ def infer_initial_and_inputs(params: LDSParams, Y: Float[np.ndarray, "conditions
         m0 = base_m0[:, None, :] + (thetas[:, :, :K] if free_m0 else 0.0)
         vec = thetas[:, :, n_m0:].reshape(nb, nt, used.size, K)
         dr = drive[:, None] + np.einsum("tj,bnjk->bntk", sel, vec)
-        pb = LDSParams(**{**base, "m0": jnp.asarray(m0.reshape(nb * nt, K))})
-        Yb = np.broadcast_to(Y[:, None], (nb, nt) + Y.shape[1:]).reshape(nb * nt, T, -1)
-        sm = kalman_smoother_batch(pb, jnp.asarray(Yb), jnp.asarray(dr.reshape(nb * nt, T, K)))
-        return (np.asarray(sm.means).reshape(nb, nt, T, K), np.asarray(sm.loglik).reshape(nb, nt),
-                np.broadcast_to(m0, (nb, nt, K)), dr)
+        m0 = np.broadcast_to(m0, (nb, nt, K))
+        means, ll = np.empty((nb, nt, T, K)), np.empty((nb, nt))
+        for b in range(nb):            # one call per sequence: one compiled shape however many conditions
+            sm = kalman_smoother_batch(LDSParams(**{**base, "m0": jnp.asarray(m0[b])}),
+                                       jnp.asarray(np.broadcast_to(Y[b], (nt,) + Y.shape[1:])), jnp.asarray(dr[b]))
+            means[b], ll[b] = np.asarray(sm.means), np.asarray(sm.loglik)
+        return means, ll, m0, dr
 
     if p == 0:
         means, ll, m0, dr = run(np.zeros((1, 0)))
@@ -183,7 +189,14 @@ def infer_initial_and_inputs(params: LDSParams, Y: Float[np.ndarray, "conditions
     r0 = r[:, 0]
     M = np.swapaxes(r[:, 1:] - r0[:, None], 1, 2)                                  # (nb, p, p): column j
     theta = np.stack([np.linalg.lstsq(M[b], -r0[b], rcond=None)[0] for b in range(nb)])
-    means, ll, m0, dr = run(theta[:, None])
+    if loglik:
+        means, ll, m0, dr = run(theta[:, None])
+    else:                              # affine in theta: combine the passes at 0 and at the unit vectors
+        w = np.concatenate([1.0 - theta.sum(1, keepdims=True), theta], axis=1)      # (nb, p + 1)
+        means = np.einsum("bn,bntk->btk", w, means)[:, None]
+        dr = np.einsum("bn,bntk->btk", w, drs)[:, None]
+        m0 = np.einsum("bn,bnk->bk", w, m0s)[:, None]
+        ll = np.full((nb, 1), np.nan)
     vecs = np.zeros((nb, E, K))
     vecs[:, used] = theta[:, n_m0:].reshape(nb, used.size, K)
     return InferredStates(np.array(m0[:, 0]), vecs, means[:, 0], ll[:, 0], dr[:, 0])
@@ -216,7 +229,7 @@ def initial_state_heldout(model, X: Float[np.ndarray, "conditions time neurons"]
         fail("groups", groups, "the input group of each held-out condition (labels used in fit)")
     U = model.condition_inputs(groups, T)
     drive = np.einsum("btu,ku->btk", U, np.asarray(p.B))
-    inf = infer_initial_and_inputs(p, X, drive, epochs(T, model.transition), free_inputs=False)
+    inf = infer_initial_and_inputs(p, X, drive, epochs(T, model.transition), free_inputs=False, loglik=False)
     pred = _forward(np.asarray(p.A), np.asarray(p.C), np.asarray(p.d), inf.m0, drive)
     return HeldoutPrediction(signal_variance_explained(X, pred), pred, inf.m0)
 
@@ -239,7 +252,7 @@ def co_smoothing(model, X: Float[np.ndarray, "conditions time neurons"], heldout
         drive, free = None, True
     else:
         drive, free = np.einsum("btu,ku->btk", model.condition_inputs(groups, T), np.asarray(p.B)), False
-    inf = infer_initial_and_inputs(_rows(p, heldin), X[:, :, heldin], drive, kappa, free_inputs=free)
+    inf = infer_initial_and_inputs(_rows(p, heldin), X[:, :, heldin], drive, kappa, free_inputs=free, loglik=False)
     pred = inf.means @ np.asarray(p.C)[out].T + np.asarray(p.d)[out]
     return CoSmoothing(r2_score(X[:, :, out], pred), pred, heldin, out, inf.means)
 
@@ -263,13 +276,14 @@ def forward_prediction(model, X: Float[np.ndarray, "conditions time neurons"], s
         if missing:
             fail("split", split, f"a bin after the transition ({model.transition}) for new conditions, so the "
                  "'go' input is inferred before the split (or pass groups)")
-        inf = infer_initial_and_inputs(p, X[:, :split], None, kappa[:split], free_inputs=True)
+        inf = infer_initial_and_inputs(p, X[:, :split], None, kappa[:split], free_inputs=True, loglik=False)
         drive = np.zeros((nc, T, A.shape[0]))
         for k in range(inf.input_vectors.shape[1]):
             drive[:, 1:][:, kappa[1:] == k] = inf.input_vectors[:, k][:, None]
     else:
         drive = np.einsum("btu,ku->btk", model.condition_inputs(groups, T), np.asarray(p.B))
-        inf = infer_initial_and_inputs(p, X[:, :split], drive[:, :split], kappa[:split], free_inputs=False)
+        inf = infer_initial_and_inputs(p, X[:, :split], drive[:, :split], kappa[:split], free_inputs=False,
+                                       loglik=False)
     x_last = inf.means[:, split - 1]
     pred = _forward(A, C, d, x_last, drive[:, split - 1:])
     pred = pred[:, 1:]
