@@ -20,7 +20,7 @@ The held-out scores are co-smoothing of held-out reach directions (`neurodyn.mod
 neuron of a direction that no fit has seen is predicted from the other neurons, against ridge
 regression on the top-K principal components of the held-in neurons (the baseline).
 
-Measured on 2 CPU cores (seed 0), idle: 2 min 50 s, 2 min of it the K grid search. K = 10 for both
+Measured on 2 CPU cores (seed 0), idle: 1 min 46 s, 55 s of it the K grid search. K = 10 for both
 models, chosen on the 6 training directions (`latent_grid`, 4 condition folds). LDS: held-out R^2 0.608 against the baseline's
 0.596 (+0.012 +- 0.011); an eigenvalue of modulus 1.056 per bin makes its noise-free forward prediction
 diverge (-311%, as the report says). E/I network (N = 600, spectral radius bounded by 0.99): 76% train,
