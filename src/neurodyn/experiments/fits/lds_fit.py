@@ -30,7 +30,7 @@ Measured on the bundled M1 data (seed 0, 141 neurons in 5 folds): ``--quick`` (K
 ``heldout_neuron_r2`` 0.350 against the PCA-ridge baseline's 0.339 (per neuron fold 0.305/0.313,
 0.274/0.280, 0.390/0.380, 0.435/0.419, 0.324/0.286: a single 20% split, 28 neurons, can land on either
 side). The default run (-400..400 ms; K from `latent_grid` = 1..32, chosen on all 8 conditions: 12, and
-inside each left-out fold on the other 7: 12 or 16; 8 min on 2 loaded cores) 0.565 against 0.553,
+inside each left-out fold on the other 7: 12 or 16; 2.9 min on 2 idle cores) 0.565 against 0.553,
 +0.013 +- 0.007. Before nested selection, K was chosen from 3, 5, 8 on all conditions (8, the grid's edge)
 and the same score was 0.482 against 0.481. Its A has an eigenvalue of modulus 1.06 per bin, so the
 noise-free forward prediction of the training conditions diverges (``signal_var_explained_train`` -6.2;
