@@ -23,10 +23,11 @@ Reported (§12):
   where the bound was active), and the mean seconds per EM iteration of the E-step and of the W update.
 
 K (``n_latents = auto``, the default) is chosen on the training conditions only, by the LDS grid search
-(`neurodyn.models.lds.grid_search_lds`: condition folds, co-smoothing) over `latent_grid` (1..min(32, N/4)
-neurons); the held-out conditions never inform it. Seed 001 §10 fixed K = N/100 (20 for 2000 units) for its
-recordings; on a recording with few conditions a K that large overfits: on the bundled M1 data's 6
-training conditions the grid's co-smoothing R^2 peaks at K = 10 (0.386) and falls to 0.283 at K = 20.
+(`neurodyn.models.lds.grid_search_lds`: condition folds, co-smoothing) over `latent_grid` (1..min(32, D/4)
+for D recorded neurons); the held-out conditions never inform it. Seed 001 §10 fixed K = N/100 (20 for 2000
+units) for its recordings; on a recording with few conditions a K that large overfits: on the bundled M1
+data's 6 training conditions (4 folds) the grid's co-smoothing R^2 peaks at K = 10 (0.384) and falls to
+0.264 at K = 20 and 0.055 at K = 32.
 ``--set n_latents=20`` gives the text's choice.
 
 Measured on the bundled M1 data (seed 0, conditions 1 and 5 held out): ``--quick`` (N = 300, K = 8, 15 EM
