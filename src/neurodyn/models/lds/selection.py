@@ -185,7 +185,8 @@ def grid_search_lds(X: Float[np.ndarray, "conditions time neurons"], K_grid: Seq
 def select_latent_dimension(X: Float[np.ndarray, "conditions time neurons"], transition: int | None = None, *,
                             K_grid: Sequence[int] | None = None, n_folds: int = 4, groups=None,
                             max_iter: int = 100, seed: int = 0) -> dict:
-    """K for a model of the conditions ``X`` (give it training conditions only): `grid_search_lds` over
+    """K for a model of the conditions ``X`` (give it training conditions only), seed 001 §9's cross-validated
+    choice of the latent dimension applied to a user's recording: `grid_search_lds` over
     ``K_grid`` (default `latent_grid` of the number of neurons) with the transition bin fixed, over
     ``min(n_folds, conditions)`` condition folds. Returns ``best_K``, ``K_grid`` and its co-smoothing
     ``heldout_neuron_r2`` per K (1-D)."""
